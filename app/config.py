@@ -1,0 +1,69 @@
+"""Where the database lives and where the receiver listens, from flags, environment, defaults.
+
+Nothing here touches the disk: creating the data directory happens when the store opens.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "Hindsight"
+DEFAULT_PORT = 7341
+DEFAULT_HOST = "127.0.0.1"
+DB_ENV = "HINDSIGHT_DB"
+PORT_ENV = "HINDSIGHT_PORT"
+
+
+class ConfigError(ValueError):
+    """A flag or environment variable holds a value Hindsight cannot use."""
+
+
+def user_data_dir() -> Path:
+    return platformdirs.user_data_path(APP_NAME, appauthor=False)
+
+
+def default_database_path() -> Path:
+    return user_data_dir() / "history.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_path: Path
+    host: str
+    port: int
+
+    @property
+    def receiver_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def _parse_port(raw: str | int, source: str) -> int:
+    try:
+        port = int(raw)
+    except ValueError:
+        raise ConfigError(f"{source} must be a port number, got {raw!r}") from None
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"{source} must be between 0 and 65535, got {port}")
+    return port
+
+
+def resolve_settings(db: str | None = None, port: int | None = None) -> Settings:
+    """Flags win over environment variables, which win over the defaults."""
+    env_db = os.environ.get(DB_ENV)
+    if db:
+        db_path = Path(db)
+    elif env_db:
+        db_path = Path(env_db)
+    else:
+        db_path = default_database_path()
+    if port is not None:
+        resolved_port = _parse_port(port, "--port")
+    elif os.environ.get(PORT_ENV):
+        resolved_port = _parse_port(os.environ[PORT_ENV], PORT_ENV)
+    else:
+        resolved_port = DEFAULT_PORT
+    return Settings(db_path=db_path.expanduser(), host=DEFAULT_HOST, port=resolved_port)

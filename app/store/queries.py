@@ -1,0 +1,123 @@
+"""Read-only queries shared by the GUI, the HTTP API and the CLI."""
+
+from __future__ import annotations
+
+from peewee import fn
+
+from app.store.models import NodeExecution, NodePayload, Run, RunPayload
+from app.store.records import (
+    NodePayload as NodePayloadRecord,
+)
+from app.store.records import (
+    NodeSummary,
+    RunDetail,
+    RunSummary,
+    WorkflowSummary,
+)
+from app.store.status import Status
+
+_SUMMARY_FIELDS = (
+    Run.id,
+    Run.workflow_id,
+    Run.workflow_name,
+    Run.status,
+    Run.started_at,
+    Run.completed_at,
+    Run.duration_ms,
+    Run.node_count,
+    Run.failed_node_name,
+)
+
+
+def _summary(row: dict) -> RunSummary:
+    return RunSummary(
+        id=row["id"],
+        workflow_id=row["workflow_id"],
+        workflow_name=row["workflow_name"],
+        status=Status(row["status"]),
+        started_at=row["started_at"],
+        completed_at=row["completed_at"],
+        duration_ms=row["duration_ms"],
+        node_count=row["node_count"],
+        failed_node_name=row["failed_node_name"],
+    )
+
+
+def list_runs(limit: int = 200, after: tuple[int, str] | None = None) -> list[RunSummary]:
+    """Runs newest first; pass the (started_at, id) of the last row seen to get the next page.
+
+    Keyset pagination: each page is an index range scan, however deep the user scrolls.
+    """
+    query = Run.select(*_SUMMARY_FIELDS)
+    if after is not None:
+        started_at, run_id = after
+        query = query.where(
+            (Run.started_at < started_at) | ((Run.started_at == started_at) & (Run.id < run_id))
+        )
+    query = query.order_by(Run.started_at.desc(), Run.id.desc()).limit(limit)
+    return [_summary(row) for row in query.dicts()]
+
+
+def count_runs() -> int:
+    return int(Run.select().count())
+
+
+def get_run(run_id: str) -> RunDetail | None:
+    row = (
+        Run.select(*_SUMMARY_FIELDS, Run.trigger_type, Run.error_message, Run.error_node_id,
+                   RunPayload.trigger_json, RunPayload.error_stack)
+        .join(RunPayload)
+        .where(Run.id == run_id)
+        .dicts()
+        .first()
+    )
+    if row is None:
+        return None
+    nodes = tuple(
+        NodeSummary(
+            pk=n["id"],
+            position=n["position"],
+            node_id=n["node_id"],
+            node_name=n["node_name"],
+            node_type=n["node_type"],
+            status=Status(n["status"]),
+            started_at=n["started_at"],
+            completed_at=n["completed_at"],
+            duration_ms=n["duration_ms"],
+            error_message=n["error_message"],
+        )
+        for n in NodeExecution.select()
+        .where(NodeExecution.run == run_id)
+        .order_by(NodeExecution.position)
+        .dicts()
+    )
+    return RunDetail(
+        summary=_summary(row),
+        trigger_type=row["trigger_type"],
+        trigger_json=row["trigger_json"],
+        error_message=row["error_message"],
+        error_stack=row["error_stack"],
+        error_node_id=row["error_node_id"],
+        nodes=nodes,
+    )
+
+
+def get_node_payload(node_pk: int) -> NodePayloadRecord | None:
+    row = NodePayload.get_or_none(NodePayload.node == node_pk)
+    if row is None:
+        return None
+    return NodePayloadRecord(
+        input_json=row.input_json, output_json=row.output_json, error_stack=row.error_stack
+    )
+
+
+def list_workflows() -> list[WorkflowSummary]:
+    """Every workflow with history, with its latest name and how many runs it has."""
+    rows = (
+        Run.select(Run.workflow_id, fn.MAX(Run.workflow_name).alias("name"),
+                   fn.COUNT(Run.id).alias("runs"))
+        .group_by(Run.workflow_id)
+        .order_by(Run.workflow_id)
+        .dicts()
+    )
+    return [WorkflowSummary(r["workflow_id"], r["name"] or "", r["runs"]) for r in rows]

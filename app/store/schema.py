@@ -1,0 +1,67 @@
+"""Schema version and migrations.
+
+The version lives in the `hindsight_schema` table from the first release on. Each migration
+runs in its own transaction, the SQLite file is copied before the first one runs, and a
+database written by a newer Hindsight is refused without being touched.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from peewee import Database
+
+from app.store.models import ALL_MODELS, SchemaInfo
+
+SCHEMA_VERSION = 1
+
+# MIGRATIONS[n] upgrades a database from version n to n + 1.
+MIGRATIONS: dict[int, Callable[[Database], None]] = {}
+
+
+class SchemaError(RuntimeError):
+    """The database cannot be used by this version of Hindsight."""
+
+
+def read_schema_version(database: Database) -> int | None:
+    if not database.table_exists(SchemaInfo._meta.table_name):
+        return None
+    row = SchemaInfo.get_or_none(SchemaInfo.key == "schema_version")
+    return int(row.value) if row else None
+
+
+def _set_version(version: int) -> None:
+    SchemaInfo.replace(key="schema_version", value=str(version)).execute()
+
+
+def ensure_schema(database: Database, sqlite_path: Path | None = None) -> int:
+    """Create or upgrade the schema; return the version the database now has."""
+    version = read_schema_version(database)
+    if version is None:
+        if database.get_tables():
+            raise SchemaError(
+                "this database has tables but no Hindsight schema version; "
+                "it was not written by Hindsight. Choose another file with --db."
+            )
+        with database.atomic():
+            database.create_tables(ALL_MODELS)
+            _set_version(SCHEMA_VERSION)
+        return SCHEMA_VERSION
+    if version > SCHEMA_VERSION:
+        raise SchemaError(
+            f"this database uses schema version {version}, written by a newer Hindsight; "
+            f"this version understands up to {SCHEMA_VERSION}. Upgrade Hindsight to open it "
+            "(the file was not modified)."
+        )
+    if version < SCHEMA_VERSION and sqlite_path is not None:
+        backup = sqlite_path.with_name(f"{sqlite_path.name}.v{version}.bak")
+        database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        shutil.copy2(sqlite_path, backup)
+    while version < SCHEMA_VERSION:
+        with database.atomic():
+            MIGRATIONS[version](database)
+            version += 1
+            _set_version(version)
+    return version
