@@ -20,8 +20,7 @@ def _common_options() -> argparse.ArgumentParser:
         "--db",
         metavar="PATH",
         default=argparse.SUPPRESS,
-        help=f"SQLite history file (default: $%s or history.db in the user data folder)"
-        % DB_ENV,
+        help=f"SQLite history file (default: ${DB_ENV} or history.db in the user data folder)",
     )
     common.add_argument(
         "--port",
@@ -64,8 +63,11 @@ def _serve(settings: Settings) -> int:
     try:
         service.start()
     except OSError as exc:
-        print(f"hindsight: cannot listen on {settings.receiver_url}: {exc.strerror}. "
-              "Is Hindsight already running? Choose another port with --port.", file=sys.stderr)
+        print(
+            f"hindsight: cannot listen on {settings.receiver_url}: {exc.strerror}. "
+            "Is Hindsight already running? Choose another port with --port.",
+            file=sys.stderr,
+        )
         close_database()
         return 1
     stop = threading.Event()

@@ -123,13 +123,13 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             record = decode_report(body)
         except ReportError as error:
-            raise _HttpError(HTTPStatus.BAD_REQUEST, error.message, details=error.details)
+            raise _HttpError(HTTPStatus.BAD_REQUEST, error.message, details=error.details) from None
         try:
             self.server.writer.write([record])
         except (WriterBusy, WriterStopped, OperationalError) as busy:
-            error = _HttpError(HTTPStatus.SERVICE_UNAVAILABLE, f"not stored: {busy}; retry")
-            error.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-            raise error from None
+            unavailable = _HttpError(HTTPStatus.SERVICE_UNAVAILABLE, f"not stored: {busy}; retry")
+            unavailable.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            raise unavailable from None
         return HTTPStatus.CREATED, {"id": record.id}
 
     # -- plumbing ---------------------------------------------------------------------
@@ -148,7 +148,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(payload)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
 
 

@@ -90,5 +90,4 @@ class NodePayload(BaseModel):
     error_stack = TextField(null=True)
 
 
-ALL_MODELS: tuple[type[BaseModel], ...] = (SchemaInfo, Run, RunPayload, NodeExecution,
-                                           NodePayload)
+ALL_MODELS: tuple[type[BaseModel], ...] = (SchemaInfo, Run, RunPayload, NodeExecution, NodePayload)

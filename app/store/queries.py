@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any, cast
+
 from peewee import fn
 
 from app.store.models import NodeExecution, NodePayload, Run, RunPayload
@@ -29,7 +32,12 @@ _SUMMARY_FIELDS = (
 )
 
 
-def _summary(row: dict) -> RunSummary:
+def _rows(query: Any) -> Iterable[dict[str, Any]]:
+    """Rows as dicts (the stubs type `.dicts()` iteration as model instances)."""
+    return cast(Iterable[dict[str, Any]], query.dicts())
+
+
+def _summary(row: dict[str, Any]) -> RunSummary:
     return RunSummary(
         id=row["id"],
         workflow_id=row["workflow_id"],
@@ -55,7 +63,7 @@ def list_runs(limit: int = 200, after: tuple[int, str] | None = None) -> list[Ru
             (Run.started_at < started_at) | ((Run.started_at == started_at) & (Run.id < run_id))
         )
     query = query.order_by(Run.started_at.desc(), Run.id.desc()).limit(limit)
-    return [_summary(row) for row in query.dicts()]
+    return [_summary(row) for row in _rows(query)]
 
 
 def count_runs() -> int:
@@ -64,8 +72,14 @@ def count_runs() -> int:
 
 def get_run(run_id: str) -> RunDetail | None:
     row = (
-        Run.select(*_SUMMARY_FIELDS, Run.trigger_type, Run.error_message, Run.error_node_id,
-                   RunPayload.trigger_json, RunPayload.error_stack)
+        Run.select(
+            *_SUMMARY_FIELDS,
+            Run.trigger_type,
+            Run.error_message,
+            Run.error_node_id,
+            RunPayload.trigger_json,
+            RunPayload.error_stack,
+        )
         .join(RunPayload)
         .where(Run.id == run_id)
         .dicts()
@@ -86,10 +100,11 @@ def get_run(run_id: str) -> RunDetail | None:
             duration_ms=n["duration_ms"],
             error_message=n["error_message"],
         )
-        for n in NodeExecution.select()
-        .where(NodeExecution.run == run_id)
-        .order_by(NodeExecution.position)
-        .dicts()
+        for n in _rows(
+            NodeExecution.select()
+            .where(NodeExecution.run == run_id)
+            .order_by(NodeExecution.position)
+        )
     )
     return RunDetail(
         summary=_summary(row),
@@ -113,11 +128,11 @@ def get_node_payload(node_pk: int) -> NodePayloadRecord | None:
 
 def list_workflows() -> list[WorkflowSummary]:
     """Every workflow with history, with its latest name and how many runs it has."""
-    rows = (
-        Run.select(Run.workflow_id, fn.MAX(Run.workflow_name).alias("name"),
-                   fn.COUNT(Run.id).alias("runs"))
+    rows = _rows(
+        Run.select(
+            Run.workflow_id, fn.MAX(Run.workflow_name).alias("name"), fn.COUNT(Run.id).alias("runs")
+        )
         .group_by(Run.workflow_id)
         .order_by(Run.workflow_id)
-        .dicts()
     )
     return [WorkflowSummary(r["workflow_id"], r["name"] or "", r["runs"]) for r in rows]

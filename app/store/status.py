@@ -27,8 +27,9 @@ _ALIASES = {
     "canceled": Status.CANCELLED,
 }
 
-FINISHED = frozenset({Status.SUCCESS, Status.ERROR, Status.CANCELLED, Status.SKIPPED,
-                      Status.INTERRUPTED})
+FINISHED = frozenset(
+    {Status.SUCCESS, Status.ERROR, Status.CANCELLED, Status.SKIPPED, Status.INTERRUPTED}
+)
 
 
 def normalise_status(raw: str) -> Status:

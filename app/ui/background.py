@@ -1,0 +1,93 @@
+"""Store queries off the GUI thread.
+
+A query runs on a small thread pool; its result comes back to a callback on the GUI thread
+through a relay QObject that lives there (Qt queues the signal across threads). Callers tag
+requests so a slow, stale answer never overwrites a newer one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+
+from app.store.models import db
+
+log = logging.getLogger(__name__)
+
+
+class _Relay(QObject):
+    succeeded = Signal(object)
+    failed = Signal(str)
+
+    def __init__(
+        self,
+        owner: BackgroundQueries,
+        on_done: Callable[[Any], None],
+        on_error: Callable[[str], None] | None,
+    ) -> None:
+        super().__init__()
+        self._owner = owner
+        self._on_done = on_done
+        self._on_error = on_error
+        self.succeeded.connect(self._deliver)
+        self.failed.connect(self._deliver_error)
+
+    @Slot(object)
+    def _deliver(self, result: object) -> None:
+        self._owner._finished(self)
+        self._on_done(result)
+
+    @Slot(str)
+    def _deliver_error(self, message: str) -> None:
+        self._owner._finished(self)
+        if self._on_error is not None:
+            self._on_error(message)
+        else:
+            log.error("background query failed: %s", message)
+
+
+class _Task(QRunnable):
+    def __init__(self, query: Callable[[], Any], relay: _Relay) -> None:
+        super().__init__()
+        self._query = query
+        self._relay = relay
+
+    def run(self) -> None:
+        try:
+            with db.connection_context():
+                result = self._query()
+        except Exception as exc:
+            self._relay.failed.emit(f"{type(exc).__name__}: {exc}")
+        else:
+            self._relay.succeeded.emit(result)
+
+
+class BackgroundQueries(QObject):
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(2)
+        self._relays: set[_Relay] = set()
+
+    def submit(
+        self,
+        query: Callable[[], Any],
+        on_done: Callable[[Any], None],
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
+        relay = _Relay(self, on_done, on_error)
+        self._relays.add(relay)  # keep it alive until its answer is delivered
+        self._pool.start(_Task(query, relay))
+
+    def pending(self) -> int:
+        return len(self._relays)
+
+    def wait_for_done(self, msecs: int = 10_000) -> bool:
+        return self._pool.waitForDone(msecs)
+
+    def _finished(self, relay: _Relay) -> None:
+        self._relays.discard(relay)
+        relay.deleteLater()
