@@ -10,7 +10,7 @@ from typing import Any
 from peewee import DatabaseError, SqliteDatabase
 
 from app.store.models import db
-from app.store.schema import ensure_schema
+from app.store.schema import SchemaError, ensure_schema
 
 # Long enough to ride out a checkpoint or another process's write; short enough that an
 # HTTP client gets a timely 503 instead of hanging when the file stays locked.
@@ -41,6 +41,9 @@ def open_database(path: Path) -> SqliteDatabase:
     try:
         database.connect(reuse_if_open=True)
         ensure_schema(database, sqlite_path=path)
+    except SchemaError as exc:
+        database.close()
+        raise StoreError(f"{path}: {exc}") from exc
     except (DatabaseError, sqlite3.DatabaseError) as exc:
         database.close()
         raise StoreError(

@@ -1,0 +1,138 @@
+"""Shared fixtures: every test gets its own data directory and database file."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Tests never need a screen; set before Qt is imported by pytest-qt.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(autouse=True)
+def isolated_user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point every per-user folder into tmp_path so no test touches the real data directory."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    monkeypatch.delenv("HINDSIGHT_DB", raising=False)
+    monkeypatch.delenv("HINDSIGHT_PORT", raising=False)
+    return home
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads() -> Iterator[None]:
+    """Fail a test that leaves a receiver, writer or query thread running."""
+    before = set(threading.enumerate())
+    yield
+    leaked = [
+        t for t in threading.enumerate() if t not in before and t.name.startswith("hindsight-")
+    ]
+    for thread in leaked:
+        thread.join(timeout=5)
+    still = [t.name for t in leaked if t.is_alive()]
+    assert not still, f"threads left running: {still}"
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "history.db"
+
+
+@pytest.fixture
+def database(db_path: Path) -> Iterator[Path]:
+    from app.store.connection import close_database, open_database
+
+    open_database(db_path)
+    yield db_path
+    close_database()
+
+
+@pytest.fixture
+def ingest(database: Path) -> Iterator[Any]:
+    """A started receiver on a free loopback port, writing to the test database."""
+    from app.ingest.service import IngestService
+
+    service = IngestService("127.0.0.1", 0)
+    service.start()
+    yield service
+    service.stop()
+
+
+def post_json(
+    url: str,
+    path: str,
+    body: bytes | str | Any,
+    headers: dict[str, str] | None = None,
+    method: str = "POST",
+) -> tuple[int, dict[str, Any], http.client.HTTPResponse]:
+    """Send one request over a real socket; return status, decoded JSON body and response."""
+    host, port = url.removeprefix("http://").split(":")
+    if isinstance(body, str):
+        data = body.encode()
+    elif isinstance(body, bytes):
+        data = body
+    else:
+        data = json.dumps(body).encode()
+    all_headers = {"Content-Type": "application/json"}
+    all_headers.update(headers or {})
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        connection.request(method, path, body=data, headers=all_headers)
+        response = connection.getresponse()
+        raw = response.read()
+        return response.status, (json.loads(raw) if raw else {}), response
+    finally:
+        connection.close()
+
+
+def make_report(run_id: str = "run-1", status: str = "error", **overrides: Any) -> dict[str, Any]:
+    """A report in the shape the seed's generated Python sends."""
+    report: dict[str, Any] = {
+        "id": run_id,
+        "workflowId": "wf-1",
+        "workflowName": "Invoice triage",
+        "status": status,
+        "startedAt": "2026-11-22T09:00:00Z",
+        "completedAt": "2026-11-22T09:00:02.500Z",
+        "trigger": {"type": "http", "data": {"invoice": 42}},
+        "nodeExecutions": [
+            {
+                "nodeId": "fetch",
+                "nodeName": "Fetch",
+                "nodeType": "http",
+                "status": "success",
+                "startedAt": "2026-11-22T09:00:00Z",
+                "completedAt": "2026-11-22T09:00:01Z",
+                "input": {"url": "https://example.invalid/invoices/42"},
+                "output": {"total": "19.99", "lines": [1, 2, 3]},
+            },
+            {
+                "nodeId": "parse",
+                "nodeName": "Parse total",
+                "nodeType": "code",
+                "status": status,
+                "durationMs": 12,
+                "input": {"total": "19.99"},
+                **(
+                    {"error": {"message": "ValueError: bad total", "stack": "Traceback ...\n  x"}}
+                    if status == "error"
+                    else {"output": 19.99}
+                ),
+            },
+        ],
+    }
+    if status == "error":
+        report["error"] = {"message": "ValueError: bad total", "nodeId": "parse"}
+    report.update(overrides)
+    return report

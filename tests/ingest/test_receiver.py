@@ -1,0 +1,131 @@
+"""The receiver on a real loopback socket, writing to a real SQLite file."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app import __version__
+from app.ingest.server import Receiver
+from app.ingest.writer import ReportWriter
+from app.store import queries
+from tests.conftest import make_report, post_json
+
+
+def test_health(ingest: Any) -> None:
+    status, body, _ = post_json(ingest.url, "/api/health", b"", method="GET")
+    assert status == 200 and body == {"status": "ok", "version": __version__}
+
+
+def test_valid_report_is_stored_before_201(ingest: Any) -> None:
+    status, body, _ = post_json(ingest.url, "/api/executions", make_report())
+    assert status == 201 and body == {"id": "run-1"}
+    detail = queries.get_run("run-1")  # committed: visible from another connection at once
+    assert detail is not None and detail.summary.status.value == "error"
+    assert [n.node_id for n in detail.nodes] == ["fetch", "parse"]
+    failed = detail.first_failed_node()
+    assert failed is not None and failed.error_message == "ValueError: bad total"
+
+
+def test_repost_replaces_the_run(ingest: Any) -> None:
+    running = make_report(status="running", nodeExecutions=[])
+    assert post_json(ingest.url, "/api/executions", running)[0] == 201
+    assert post_json(ingest.url, "/api/executions", make_report(status="success"))[0] == 201
+    assert queries.count_runs() == 1
+    detail = queries.get_run("run-1")
+    assert detail is not None and detail.summary.status.value == "success"
+    assert detail.summary.node_count == 2
+
+
+def test_bad_json_is_400_and_stores_nothing(ingest: Any) -> None:
+    post_json(ingest.url, "/api/executions", make_report("kept"))
+    status, body, _ = post_json(ingest.url, "/api/executions", b'{"id": "x", ')
+    assert status == 400 and body["error"] == "body is not valid JSON"
+    assert [r.id for r in queries.list_runs()] == ["kept"]
+
+
+def test_missing_field_is_400_naming_it(ingest: Any) -> None:
+    report = make_report()
+    del report["workflowId"]
+    del report["nodeExecutions"][1]["nodeId"]
+    status, body, _ = post_json(ingest.url, "/api/executions", report)
+    assert status == 400
+    assert {d["path"] for d in body["details"]} == {"workflowId", "nodeExecutions[1].nodeId"}
+    assert queries.count_runs() == 0
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded",
+                                          "multipart/form-data; boundary=x"])
+def test_non_json_media_type_is_415(ingest: Any, content_type: str) -> None:
+    status, body, _ = post_json(ingest.url, "/api/executions", make_report(),
+                                headers={"Content-Type": content_type})
+    assert status == 415 and "application/json" in body["error"]
+    assert queries.count_runs() == 0
+
+
+def test_json_with_charset_is_accepted(ingest: Any) -> None:
+    status, _, _ = post_json(ingest.url, "/api/executions", make_report(),
+                             headers={"Content-Type": "application/json; charset=utf-8"})
+    assert status == 201
+
+
+@pytest.mark.parametrize("headers", [
+    {"Host": "evil.example:7341"},
+    {"Host": "127.0.0.1.nip.io"},
+    {"Origin": "http://evil.example"},
+    {"Origin": "null"},
+    {"Sec-Fetch-Site": "cross-site"},
+])
+def test_browser_and_rebinding_requests_are_403(ingest: Any, headers: dict[str, str]) -> None:
+    status, body, response = post_json(ingest.url, "/api/executions", make_report(),
+                                       headers=headers)
+    assert status == 403 and body["error"]
+    assert response.getheader("Access-Control-Allow-Origin") is None
+    assert queries.count_runs() == 0
+
+
+def test_cors_preflight_is_refused(ingest: Any) -> None:
+    status, _, response = post_json(
+        ingest.url, "/api/executions", b"", method="OPTIONS",
+        headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"})
+    assert status == 403
+    assert response.getheader("Access-Control-Allow-Origin") is None
+
+
+def test_unknown_path_404_and_wrong_method_405(ingest: Any) -> None:
+    assert post_json(ingest.url, "/api/nothing", b"{}")[0] == 404
+    status, _, response = post_json(ingest.url, "/api/executions", b"", method="GET")
+    assert status == 405 and response.getheader("Allow") == "POST"
+
+
+def test_oversized_body_is_413_without_reading_it(database: Path) -> None:
+    writer = ReportWriter()
+    receiver = Receiver(writer, port=0, max_body=1024)
+    receiver.start()
+    writer.start()
+    try:
+        with socket.create_connection(("127.0.0.1", receiver.port), timeout=5) as sock:
+            # Announce 10 MB but send only the headers: the answer must come anyway.
+            sock.sendall(
+                f"POST /api/executions HTTP/1.1\r\nHost: 127.0.0.1:{receiver.port}\r\n"
+                "Content-Type: application/json\r\nContent-Length: 10000000\r\n\r\n".encode()
+            )
+            response = http.client.HTTPResponse(sock)
+            response.begin()
+            assert response.status == 413
+            assert "exceeds the limit" in json.loads(response.read())["error"]
+    finally:
+        receiver.stop()
+        writer.stop()
+    assert queries.count_runs() == 0
+
+
+def test_port_in_use_is_reported(ingest: Any) -> None:
+    second = Receiver(ReportWriter(), port=ingest.receiver.port)
+    with pytest.raises(OSError):
+        second.start()

@@ -1,0 +1,171 @@
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from app.config import default_database_path, resolve_settings
+from app.store import queries, writes
+from app.store.connection import StoreError, close_database, open_database
+from app.store.models import NodePayload, SchemaInfo, db
+from app.store.records import NodeRecord, RunRecord
+from app.store.schema import SCHEMA_VERSION
+from app.store.status import Status, normalise_status
+
+
+def run_record(run_id: str = "r1", started_at: int = 1_000, workflow: str = "wf",
+               nodes: int = 2) -> RunRecord:
+    return RunRecord(
+        id=run_id,
+        workflow_id=workflow,
+        workflow_name=f"{workflow} name",
+        status=Status.ERROR,
+        started_at=started_at,
+        completed_at=started_at + 50,
+        duration_ms=50,
+        trigger_type="manual",
+        trigger_json='{"by": "me"}',
+        error_message="boom",
+        error_stack="Traceback\n  boom",
+        error_node_id="n1",
+        nodes=tuple(
+            NodeRecord(
+                node_id=f"n{i}",
+                status=Status.ERROR if i == 1 else Status.SUCCESS,
+                node_name=f"Node {i}",
+                node_type="code",
+                started_at=started_at + i,
+                duration_ms=i,
+                input_json='{"i": %d}' % i,
+                output_json=None if i == 1 else "null",
+                error_message="boom" if i == 1 else None,
+                error_stack="stack" if i == 1 else None,
+            )
+            for i in range(nodes)
+        ),
+    )
+
+
+def test_round_trip_keeps_every_field(database: Path) -> None:
+    writes.replace_runs([run_record()])
+    detail = queries.get_run("r1")
+    assert detail is not None
+    assert detail.summary.workflow_name == "wf name"
+    assert detail.summary.status is Status.ERROR
+    assert (detail.summary.started_at, detail.summary.duration_ms) == (1_000, 50)
+    assert detail.summary.node_count == 2
+    assert detail.summary.failed_node_name == "Node 1"
+    assert detail.trigger_type == "manual" and detail.trigger_json == '{"by": "me"}'
+    assert (detail.error_message, detail.error_stack, detail.error_node_id) == (
+        "boom", "Traceback\n  boom", "n1")
+    assert [n.node_id for n in detail.nodes] == ["n0", "n1"]
+    failed = detail.first_failed_node()
+    assert failed is not None and failed.node_id == "n1" and failed.error_message == "boom"
+    payload = queries.get_node_payload(failed.pk)
+    assert payload is not None
+    assert payload.input_json == '{"i": 1}'
+    assert payload.output_json is None  # not reported is not the same as JSON null
+    assert payload.error_stack == "stack"
+    other = queries.get_node_payload(detail.nodes[0].pk)
+    assert other is not None and other.output_json == "null"
+
+
+def test_replacing_a_run_replaces_its_nodes(database: Path) -> None:
+    writes.replace_runs([run_record(nodes=3)])
+    writes.replace_runs([run_record(nodes=1)])
+    detail = queries.get_run("r1")
+    assert detail is not None and [n.node_id for n in detail.nodes] == ["n0"]
+    assert NodePayload.select().count() == 1
+    assert queries.count_runs() == 1
+
+
+def test_list_runs_newest_first_with_keyset_pages(database: Path) -> None:
+    writes.replace_runs([run_record(f"r{i}", started_at=i * 10) for i in range(7)])
+    writes.replace_runs([run_record("tie", started_at=30)])  # same start as r3
+    first = queries.list_runs(limit=4)
+    assert [r.id for r in first] == ["r6", "r5", "r4", "tie"]
+    last = first[-1]
+    second = queries.list_runs(limit=4, after=(last.started_at, last.id))
+    assert [r.id for r in second] == ["r3", "r2", "r1", "r0"]
+
+
+def test_delete_runs_removes_nodes_and_payloads(database: Path) -> None:
+    writes.replace_runs([run_record("a"), run_record("b"), run_record("c")])
+    assert writes.delete_runs(["a", "c", "missing"]) == 2
+    assert [r.id for r in queries.list_runs()] == ["b"]
+    assert NodePayload.select().count() == 2
+
+
+def test_clear_workflow_deletes_only_that_workflow(database: Path) -> None:
+    writes.replace_runs([run_record("a", workflow="x"), run_record("b", workflow="x"),
+                         run_record("c", workflow="y")])
+    assert [(w.workflow_id, w.run_count) for w in queries.list_workflows()] == [("x", 2),
+                                                                                 ("y", 1)]
+    assert writes.clear_workflow("x") == 2
+    assert [r.id for r in queries.list_runs()] == ["c"]
+
+
+def test_new_database_is_wal_and_records_schema_version(database: Path) -> None:
+    assert db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+    version = SchemaInfo.get(SchemaInfo.key == "schema_version").value
+    assert int(version) == SCHEMA_VERSION
+
+
+def test_database_from_newer_hindsight_is_refused_untouched(db_path: Path) -> None:
+    open_database(db_path)
+    SchemaInfo.replace(key="schema_version", value=str(SCHEMA_VERSION + 1)).execute()
+    db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    close_database()
+    before = hashlib.sha256(db_path.read_bytes()).hexdigest()
+    with pytest.raises(StoreError, match="newer Hindsight"):
+        open_database(db_path)
+    assert hashlib.sha256(db_path.read_bytes()).hexdigest() == before
+
+
+def test_file_that_is_not_a_database_is_refused_untouched(db_path: Path) -> None:
+    db_path.write_bytes(b"these are my notes, not a database\n" * 200)
+    before = db_path.read_bytes()
+    with pytest.raises(StoreError, match="not a usable Hindsight database"):
+        open_database(db_path)
+    assert db_path.read_bytes() == before
+
+
+def test_default_database_lives_in_user_data_dir(isolated_user_dirs: Path) -> None:
+    path = default_database_path()
+    assert path.name == "history.db"
+    assert path.is_relative_to(isolated_user_dirs)
+    assert resolve_settings().db_path == path
+    assert resolve_settings().port == 7341
+
+
+def test_flags_override_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HINDSIGHT_DB", str(tmp_path / "env.db"))
+    monkeypatch.setenv("HINDSIGHT_PORT", "9000")
+    assert resolve_settings().db_path == tmp_path / "env.db"
+    assert resolve_settings().port == 9000
+    flagged = resolve_settings(db=str(tmp_path / "flag.db"), port=9100)
+    assert (flagged.db_path, flagged.port) == (tmp_path / "flag.db", 9100)
+
+
+def test_open_creates_missing_folders(tmp_path: Path) -> None:
+    target = tmp_path / "a" / "b" / "history.db"
+    open_database(target)
+    close_database()
+    assert target.exists()
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("Completed", Status.SUCCESS), ("FAILED", Status.ERROR), ("failure", Status.ERROR),
+     ("notStarted", Status.PENDING), ("paused", Status.SUSPENDED),
+     ("canceled", Status.CANCELLED), ("running", Status.RUNNING)],
+)
+def test_status_spellings(raw: str, expected: Status) -> None:
+    assert normalise_status(raw) is expected
+
+
+def test_unknown_status_names_the_valid_ones() -> None:
+    with pytest.raises(ValueError, match="expected one of: pending, running"):
+        normalise_status("exploded")
