@@ -89,8 +89,12 @@ def test_serve_stores_the_readme_example_and_stops_cleanly(
 def test_serve_reports_an_unusable_database(tmp_path: Path) -> None:
     bad = tmp_path / "notes.db"
     bad.write_text("not a database " * 100)
-    result = subprocess.run(_hindsight("serve", "--db", str(bad), "--port", "0"),
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        _hindsight("serve", "--db", str(bad), "--port", "0"),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 1
     assert "not a usable Hindsight database" in result.stderr
     assert bad.read_text() == "not a database " * 100

@@ -36,8 +36,11 @@ def open_database(path: Path) -> SqliteDatabase:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StoreError(f"cannot create the folder for {path}: {exc.strerror}") from exc
-    database = SqliteDatabase(str(path), pragmas=SQLITE_PRAGMAS, check_same_thread=False)
-    db.initialize(database)
+    if isinstance(db.obj, SqliteDatabase) and db.obj.database == str(path):
+        database = db.obj  # already bound in this process: keep other threads' connections
+    else:
+        database = SqliteDatabase(str(path), pragmas=SQLITE_PRAGMAS, check_same_thread=False)
+        db.initialize(database)
     try:
         database.connect(reuse_if_open=True)
         ensure_schema(database, sqlite_path=path)

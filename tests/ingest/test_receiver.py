@@ -59,31 +59,42 @@ def test_missing_field_is_400_naming_it(ingest: Any) -> None:
     assert queries.count_runs() == 0
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded",
-                                          "multipart/form-data; boundary=x"])
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"],
+)
 def test_non_json_media_type_is_415(ingest: Any, content_type: str) -> None:
-    status, body, _ = post_json(ingest.url, "/api/executions", make_report(),
-                                headers={"Content-Type": content_type})
+    status, body, _ = post_json(
+        ingest.url, "/api/executions", make_report(), headers={"Content-Type": content_type}
+    )
     assert status == 415 and "application/json" in body["error"]
     assert queries.count_runs() == 0
 
 
 def test_json_with_charset_is_accepted(ingest: Any) -> None:
-    status, _, _ = post_json(ingest.url, "/api/executions", make_report(),
-                             headers={"Content-Type": "application/json; charset=utf-8"})
+    status, _, _ = post_json(
+        ingest.url,
+        "/api/executions",
+        make_report(),
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
     assert status == 201
 
 
-@pytest.mark.parametrize("headers", [
-    {"Host": "evil.example:7341"},
-    {"Host": "127.0.0.1.nip.io"},
-    {"Origin": "http://evil.example"},
-    {"Origin": "null"},
-    {"Sec-Fetch-Site": "cross-site"},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Host": "evil.example:7341"},
+        {"Host": "127.0.0.1.nip.io"},
+        {"Origin": "http://evil.example"},
+        {"Origin": "null"},
+        {"Sec-Fetch-Site": "cross-site"},
+    ],
+)
 def test_browser_and_rebinding_requests_are_403(ingest: Any, headers: dict[str, str]) -> None:
-    status, body, response = post_json(ingest.url, "/api/executions", make_report(),
-                                       headers=headers)
+    status, body, response = post_json(
+        ingest.url, "/api/executions", make_report(), headers=headers
+    )
     assert status == 403 and body["error"]
     assert response.getheader("Access-Control-Allow-Origin") is None
     assert queries.count_runs() == 0
@@ -91,8 +102,12 @@ def test_browser_and_rebinding_requests_are_403(ingest: Any, headers: dict[str, 
 
 def test_cors_preflight_is_refused(ingest: Any) -> None:
     status, _, response = post_json(
-        ingest.url, "/api/executions", b"", method="OPTIONS",
-        headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"})
+        ingest.url,
+        "/api/executions",
+        b"",
+        method="OPTIONS",
+        headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"},
+    )
     assert status == 403
     assert response.getheader("Access-Control-Allow-Origin") is None
 

@@ -15,7 +15,8 @@ def test_seed_shaped_report_becomes_a_record() -> None:
     assert record.status is Status.ERROR
     assert record.duration_ms == 2500  # derived from startedAt/completedAt
     assert record.trigger_type == "http" and json.loads(record.trigger_json or "") == {
-        "invoice": 42}
+        "invoice": 42
+    }
     fetch, parse = record.nodes
     assert fetch.duration_ms == 1000
     assert json.loads(fetch.output_json or "") == {"total": "19.99", "lines": [1, 2, 3]}
@@ -30,16 +31,23 @@ def test_naive_timestamps_are_utc_as_the_seed_sends_them() -> None:
 
 
 def test_snake_case_and_status_spellings_are_accepted() -> None:
-    body = {"id": "x", "workflow_id": "w", "status": "Completed",
-            "started_at": "2026-01-01T00:00:00Z",
-            "node_executions": [{"node_id": "a", "status": "FAILED"}]}
+    body = {
+        "id": "x",
+        "workflow_id": "w",
+        "status": "Completed",
+        "started_at": "2026-01-01T00:00:00Z",
+        "node_executions": [{"node_id": "a", "status": "FAILED"}],
+    }
     record = decode_report(json.dumps(body).encode())
     assert record.status is Status.SUCCESS and record.nodes[0].status is Status.ERROR
 
 
 def test_every_problem_is_named_with_its_path() -> None:
-    body = {"id": "x", "status": "exploded",
-            "nodeExecutions": [{"nodeId": "a", "status": "success"}, {"status": "error"}]}
+    body = {
+        "id": "x",
+        "status": "exploded",
+        "nodeExecutions": [{"nodeId": "a", "status": "success"}, {"status": "error"}],
+    }
     with pytest.raises(ReportError) as caught:
         decode_report(json.dumps(body).encode())
     paths = {d["path"] for d in caught.value.details}

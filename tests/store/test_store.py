@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,9 @@ from app.store.schema import SCHEMA_VERSION
 from app.store.status import Status, normalise_status
 
 
-def run_record(run_id: str = "r1", started_at: int = 1_000, workflow: str = "wf",
-               nodes: int = 2) -> RunRecord:
+def run_record(
+    run_id: str = "r1", started_at: int = 1_000, workflow: str = "wf", nodes: int = 2
+) -> RunRecord:
     return RunRecord(
         id=run_id,
         workflow_id=workflow,
@@ -37,7 +39,7 @@ def run_record(run_id: str = "r1", started_at: int = 1_000, workflow: str = "wf"
                 node_type="code",
                 started_at=started_at + i,
                 duration_ms=i,
-                input_json='{"i": %d}' % i,
+                input_json=json.dumps({"i": i}),
                 output_json=None if i == 1 else "null",
                 error_message="boom" if i == 1 else None,
                 error_stack="stack" if i == 1 else None,
@@ -58,7 +60,10 @@ def test_round_trip_keeps_every_field(database: Path) -> None:
     assert detail.summary.failed_node_name == "Node 1"
     assert detail.trigger_type == "manual" and detail.trigger_json == '{"by": "me"}'
     assert (detail.error_message, detail.error_stack, detail.error_node_id) == (
-        "boom", "Traceback\n  boom", "n1")
+        "boom",
+        "Traceback\n  boom",
+        "n1",
+    )
     assert [n.node_id for n in detail.nodes] == ["n0", "n1"]
     failed = detail.first_failed_node()
     assert failed is not None and failed.node_id == "n1" and failed.error_message == "boom"
@@ -98,10 +103,14 @@ def test_delete_runs_removes_nodes_and_payloads(database: Path) -> None:
 
 
 def test_clear_workflow_deletes_only_that_workflow(database: Path) -> None:
-    writes.replace_runs([run_record("a", workflow="x"), run_record("b", workflow="x"),
-                         run_record("c", workflow="y")])
-    assert [(w.workflow_id, w.run_count) for w in queries.list_workflows()] == [("x", 2),
-                                                                                 ("y", 1)]
+    writes.replace_runs(
+        [
+            run_record("a", workflow="x"),
+            run_record("b", workflow="x"),
+            run_record("c", workflow="y"),
+        ]
+    )
+    assert [(w.workflow_id, w.run_count) for w in queries.list_workflows()] == [("x", 2), ("y", 1)]
     assert writes.clear_workflow("x") == 2
     assert [r.id for r in queries.list_runs()] == ["c"]
 
@@ -158,9 +167,15 @@ def test_open_creates_missing_folders(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("Completed", Status.SUCCESS), ("FAILED", Status.ERROR), ("failure", Status.ERROR),
-     ("notStarted", Status.PENDING), ("paused", Status.SUSPENDED),
-     ("canceled", Status.CANCELLED), ("running", Status.RUNNING)],
+    [
+        ("Completed", Status.SUCCESS),
+        ("FAILED", Status.ERROR),
+        ("failure", Status.ERROR),
+        ("notStarted", Status.PENDING),
+        ("paused", Status.SUSPENDED),
+        ("canceled", Status.CANCELLED),
+        ("running", Status.RUNNING),
+    ],
 )
 def test_status_spellings(raw: str, expected: Status) -> None:
     assert normalise_status(raw) is expected
