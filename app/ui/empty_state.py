@@ -20,7 +20,7 @@ class EmptyState(QWidget):
         self.example.setReadOnly(True)
         self.example.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.example.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-        self.example.setMinimumHeight(170)
+        self.example.setMinimumHeight(300)
         self.copy_button = QPushButton("Copy command")
         self.copy_button.clicked.connect(self._copy)
 

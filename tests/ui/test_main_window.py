@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from app.config import Settings
@@ -118,8 +119,9 @@ def test_delete_selected_runs_after_confirmation(
         window.run_view.selectionModel().SelectionFlag.Deselect
         | window.run_view.selectionModel().SelectionFlag.Rows,
     )
+    window.activateWindow()
     window.run_view.setFocus()
-    window.delete_action.trigger()
+    qtbot.keyClick(window.run_view, Qt.Key.Key_Delete)
     assert asked and asked[0].startswith("Delete 2 runs?")
     qtbot.waitUntil(lambda: _row_ids(window) == ["r2"])
     assert [r.id for r in queries.list_runs()] == ["r2"]
