@@ -10,14 +10,35 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
 
-from app.store.records import NodeRecord, RunRecord
+from app.store.records import ArtifactRecord, LlmRecord, LogRecord, NodeRecord, RunRecord
 from app.store.status import Status, normalise_status
 
 Identifier = Annotated[str, Field(min_length=1, max_length=200)]
 Millis = Annotated[int, Field(ge=0)]
+Count = Annotated[int, Field(ge=0)]
+# Versions and tag values are often sent as numbers or booleans; keep them as text.
+Text = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int | float) else v)]
+
+LOG_LEVELS = ("debug", "info", "warn", "error")
+_LEVEL_ALIASES = {"trace": "debug", "warning": "warn", "critical": "error", "fatal": "error"}
+
+
+def normalise_level(raw: str) -> str:
+    level = raw.strip().lower()
+    level = _LEVEL_ALIASES.get(level, level)
+    if level not in LOG_LEVELS:
+        raise ValueError(f"unknown log level {raw!r}; expected one of: {', '.join(LOG_LEVELS)}")
+    return level
 
 
 class _ReportModel(BaseModel):
@@ -48,6 +69,17 @@ class _HasStatus(_ReportModel):
         return value
 
 
+class LlmCall(_ReportModel):
+    model: str | None = None
+    prompt: Any = None  # text, or a list of {"role", "content"} messages
+    response: Any = None
+    prompt_tokens: Count | None = None
+    completion_tokens: Count | None = None
+    total_tokens: Count | None = None
+    cost_usd: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    finish_reason: str | None = None
+
+
 class NodeExecutionReport(_HasStatus):
     node_id: Identifier
     node_name: str = ""
@@ -55,21 +87,56 @@ class NodeExecutionReport(_HasStatus):
     started_at: datetime | None = None
     completed_at: datetime | None = None
     duration_ms: Millis | None = None
+    attempt: Annotated[int, Field(ge=1)] | None = None
+    group: int | None = None
     input: Any = None
     output: Any = None
     error: ErrorInfo | None = None
+    metrics: Any = None
+    llm: LlmCall | None = None
+
+
+class LogReport(_ReportModel):
+    level: str = "info"
+    message: str
+    sequence: int | None = None
+    timestamp: datetime | None = None
+    node_id: str | None = None
+    data: Any = None
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _known_level(cls, value: Any) -> Any:
+        return normalise_level(value) if isinstance(value, str) else value
+
+
+class ArtifactReport(_ReportModel):
+    key: Identifier
+    type: Annotated[str, Field(max_length=50)] = "artifact"
+    node_id: str | None = None
+    data: Any = None
 
 
 class ExecutionReport(_HasStatus):
     id: Identifier
     workflow_id: Identifier
     workflow_name: str = ""
+    workflow_version: Text | None = None
+    project_id: Annotated[str, Field(max_length=200)] | None = None
+    user_id: Annotated[str, Field(max_length=200)] | None = None
     started_at: datetime
     completed_at: datetime | None = None
     duration_ms: Millis | None = None
     trigger: Trigger | None = None
+    params: dict[str, Any] | None = None
+    output: Any = None
     error: ErrorInfo | None = None
+    exit_code: int | None = None
+    tags: dict[Annotated[str, Field(max_length=200)], Text] | None = None
+    metadata: Any = None
     node_executions: list[NodeExecutionReport] = Field(default_factory=list)
+    logs: list[LogReport] = Field(default_factory=list)
+    artifacts: list[ArtifactReport] = Field(default_factory=list)
 
 
 class ReportError(ValueError):
@@ -118,14 +185,43 @@ def _duration(started: int | None, completed: int | None, reported: int | None) 
     return None
 
 
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+
 def _json_or_none(model: BaseModel, field: str, value: Any) -> str | None:
     """JSON text of a payload field; None when the report did not carry it at all."""
     if field not in model.model_fields_set:
         return None
-    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    return _dumps(value)
 
 
-def _node_record(node: NodeExecutionReport) -> NodeRecord:
+def _llm_record(llm: LlmCall | None) -> LlmRecord | None:
+    if llm is None:
+        return None
+    return LlmRecord(
+        model=llm.model,
+        prompt_json=_json_or_none(llm, "prompt", _parsed_prompt(llm.prompt)),
+        response_json=_json_or_none(llm, "response", llm.response),
+        prompt_tokens=llm.prompt_tokens,
+        completion_tokens=llm.completion_tokens,
+        total_tokens=llm.total_tokens,
+        cost_usd=llm.cost_usd,
+        finish_reason=llm.finish_reason,
+    )
+
+
+def _parsed_prompt(prompt: Any) -> Any:
+    """Seed 000 sends messages as a JSON string; keep text as text, decode what is JSON."""
+    if isinstance(prompt, str) and prompt.lstrip().startswith(("[", "{")):
+        try:
+            return json.loads(prompt)
+        except ValueError:
+            return prompt
+    return prompt
+
+
+def _node_record(node: NodeExecutionReport, attempt: int) -> NodeRecord:
     started, completed = _millis(node.started_at), _millis(node.completed_at)
     return NodeRecord(
         node_id=node.node_id,
@@ -139,6 +235,73 @@ def _node_record(node: NodeExecutionReport) -> NodeRecord:
         output_json=_json_or_none(node, "output", node.output),
         error_message=node.error.message if node.error else None,
         error_stack=node.error.stack if node.error else None,
+        attempt=attempt,
+        group=node.group,
+        metrics_json=_json_or_none(node, "metrics", node.metrics),
+        llm=_llm_record(node.llm),
+    )
+
+
+def _attempts(nodes: list[NodeExecutionReport]) -> list[int]:
+    """Each node's attempt: as reported, or counted up when a node id repeats in the run."""
+    seen: dict[tuple[str, int], int] = {}
+    counts: dict[str, int] = {}
+    attempts = []
+    for index, node in enumerate(nodes):
+        attempt = node.attempt
+        if attempt is None:
+            attempt = counts.get(node.node_id, 0) + 1
+            while (node.node_id, attempt) in seen:
+                attempt += 1
+        if (node.node_id, attempt) in seen:
+            first = seen[(node.node_id, attempt)]
+            raise ReportError(
+                "invalid execution report",
+                [
+                    {
+                        "path": f"nodeExecutions[{index}].attempt",
+                        "message": f"node {node.node_id!r} attempt {attempt} is already "
+                        f"nodeExecutions[{first}]",
+                    }
+                ],
+            )
+        seen[(node.node_id, attempt)] = index
+        counts[node.node_id] = max(counts.get(node.node_id, 0), attempt)
+        attempts.append(attempt)
+    return attempts
+
+
+def _artifacts(report: ExecutionReport) -> tuple[ArtifactRecord, ...]:
+    keys: dict[str, int] = {}
+    for index, artifact in enumerate(report.artifacts):
+        if artifact.key in keys:
+            raise ReportError(
+                "invalid execution report",
+                [
+                    {
+                        "path": f"artifacts[{index}].key",
+                        "message": f"key {artifact.key!r} repeats artifacts[{keys[artifact.key]}]",
+                    }
+                ],
+            )
+        keys[artifact.key] = index
+    return tuple(
+        ArtifactRecord(key=a.key, type=a.type, node_id=a.node_id, data_json=_dumps(a.data))
+        for a in report.artifacts
+    )
+
+
+def _logs(report: ExecutionReport) -> tuple[LogRecord, ...]:
+    return tuple(
+        LogRecord(
+            sequence=log.sequence if log.sequence is not None else index,
+            level=log.level,
+            message=log.message,
+            timestamp=_millis(log.timestamp),
+            node_id=log.node_id,
+            data_json=_json_or_none(log, "data", log.data),
+        )
+        for index, log in enumerate(report.logs)
     )
 
 
@@ -156,13 +319,26 @@ def to_record(report: ExecutionReport) -> RunRecord:
         completed_at=completed,
         duration_ms=_duration(started, completed, report.duration_ms),
         trigger_type=trigger.type if trigger else None,
-        trigger_json=json.dumps(trigger.data, ensure_ascii=False, allow_nan=False)
-        if trigger and trigger.data is not None
-        else None,
+        trigger_json=_dumps(trigger.data) if trigger and trigger.data is not None else None,
         error_message=report.error.message if report.error else None,
         error_stack=report.error.stack if report.error else None,
         error_node_id=report.error.node_id if report.error else None,
-        nodes=tuple(_node_record(node) for node in report.node_executions),
+        workflow_version=report.workflow_version,
+        project_id=report.project_id,
+        user_id=report.user_id,
+        params_json=_dumps(report.params) if report.params is not None else None,
+        output_json=_json_or_none(report, "output", report.output),
+        metadata_json=_json_or_none(report, "metadata", report.metadata),
+        exit_code=report.exit_code,
+        tags=tuple(sorted((report.tags or {}).items())),
+        nodes=tuple(
+            _node_record(node, attempt)
+            for node, attempt in zip(
+                report.node_executions, _attempts(report.node_executions), strict=True
+            )
+        ),
+        logs=_logs(report),
+        artifacts=_artifacts(report),
     )
 
 
@@ -171,6 +347,8 @@ def decode_report(body: bytes) -> RunRecord:
     report = parse_report(body)
     try:
         return to_record(report)
+    except ReportError:
+        raise
     except ValueError as exc:  # NaN or Infinity inside a payload: not JSON, not storable
         raise ReportError(
             "invalid execution report", [{"path": "$", "message": str(exc)}]

@@ -10,7 +10,9 @@ from peewee import (
     AutoField,
     BigIntegerField,
     CharField,
+    CompositeKey,
     DatabaseProxy,
+    FloatField,
     ForeignKeyField,
     IntegerField,
     Model,
@@ -40,6 +42,9 @@ class Run(BaseModel):
     id = CharField(primary_key=True, max_length=200)
     workflow_id = CharField(max_length=200)
     workflow_name = CharField(default="")
+    workflow_version = CharField(null=True)
+    project_id = CharField(max_length=200, null=True)
+    user_id = CharField(max_length=200, null=True)
     status = CharField(max_length=20, index=True)
     started_at = BigIntegerField()  # epoch ms, UTC
     completed_at = BigIntegerField(null=True)
@@ -47,15 +52,20 @@ class Run(BaseModel):
     trigger_type = CharField(null=True)
     error_message = TextField(null=True)
     error_node_id = CharField(null=True)
+    exit_code = IntegerField(null=True)
     # Derived from the nodes at write time so the run list never joins or aggregates.
     node_count = IntegerField(default=0)
     failed_node_name = CharField(null=True)
+    total_tokens = BigIntegerField(null=True)
+    cost_usd = FloatField(null=True)
     received_at = BigIntegerField()  # when the latest report for this run was stored
 
     class Meta:
         indexes = (
             (("started_at", "id"), False),  # keyset pagination, newest first
             (("workflow_id", "started_at"), False),
+            (("project_id", "started_at"), False),
+            (("user_id", "started_at"), False),
         )
 
 
@@ -63,6 +73,21 @@ class RunPayload(BaseModel):
     run = ForeignKeyField(Run, primary_key=True, on_delete="CASCADE")
     trigger_json = TextField(null=True)
     error_stack = TextField(null=True)
+    params_json = TextField(null=True)
+    output_json = TextField(null=True)
+    metadata_json = TextField(null=True)
+
+
+class RunTag(BaseModel):
+    """Tags are rows, not JSON, so "tag env=prod" is an index lookup."""
+
+    run = ForeignKeyField(Run, on_delete="CASCADE")
+    key = CharField(max_length=200)
+    value = CharField(max_length=500)
+
+    class Meta:
+        primary_key = CompositeKey("run", "key")
+        indexes = ((("key", "value"), False),)
 
 
 class NodeExecution(BaseModel):
@@ -77,9 +102,20 @@ class NodeExecution(BaseModel):
     completed_at = BigIntegerField(null=True)
     duration_ms = BigIntegerField(null=True)
     error_message = TextField(null=True)
+    attempt = IntegerField(default=1)  # retries of the same node in one run count up
+    exec_group = IntegerField(null=True)  # parallel stage / execution group
+    llm_model = CharField(null=True)
+    prompt_tokens = BigIntegerField(null=True)
+    completion_tokens = BigIntegerField(null=True)
+    total_tokens = BigIntegerField(null=True)
+    cost_usd = FloatField(null=True)
+    finish_reason = CharField(null=True)
 
     class Meta:
-        indexes = ((("run", "position"), True),)
+        indexes = (
+            (("run", "position"), True),
+            (("run", "node_id", "attempt"), True),
+        )
 
 
 class NodePayload(BaseModel):
@@ -88,6 +124,55 @@ class NodePayload(BaseModel):
     input_json = TextField(null=True)
     output_json = TextField(null=True)
     error_stack = TextField(null=True)
+    metrics_json = TextField(null=True)
+    llm_prompt_json = TextField(null=True)
+    llm_response_json = TextField(null=True)
 
 
-ALL_MODELS: tuple[type[BaseModel], ...] = (SchemaInfo, Run, RunPayload, NodeExecution, NodePayload)
+class LogEntry(BaseModel):
+    id = AutoField()
+    run = ForeignKeyField(Run, on_delete="CASCADE")
+    node_id = CharField(max_length=200, null=True)
+    sequence = IntegerField()
+    timestamp = BigIntegerField(null=True)
+    level = CharField(max_length=10)
+    message = TextField()
+
+    class Meta:
+        indexes = ((("run", "sequence"), False),)
+
+
+class LogPayload(BaseModel):
+    log = ForeignKeyField(LogEntry, primary_key=True, on_delete="CASCADE")
+    data_json = TextField()
+
+
+class Artifact(BaseModel):
+    id = AutoField()
+    run = ForeignKeyField(Run, on_delete="CASCADE")
+    node_id = CharField(max_length=200, null=True)
+    key = CharField(max_length=200)
+    type = CharField(max_length=50, default="artifact")
+    size = BigIntegerField()  # bytes of the stored JSON data
+
+    class Meta:
+        indexes = ((("run", "key"), True),)
+
+
+class ArtifactPayload(BaseModel):
+    artifact = ForeignKeyField(Artifact, primary_key=True, on_delete="CASCADE")
+    data_json = TextField()
+
+
+ALL_MODELS: tuple[type[BaseModel], ...] = (
+    SchemaInfo,
+    Run,
+    RunPayload,
+    RunTag,
+    NodeExecution,
+    NodePayload,
+    LogEntry,
+    LogPayload,
+    Artifact,
+    ArtifactPayload,
+)

@@ -5,9 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, cast
 
-from peewee import fn
+from peewee import JOIN, fn
 
-from app.store.models import NodeExecution, NodePayload, Run, RunPayload
+from app.store.models import (
+    Artifact,
+    ArtifactPayload,
+    LogEntry,
+    LogPayload,
+    NodeExecution,
+    NodePayload,
+    Run,
+    RunPayload,
+    RunTag,
+)
 from app.store.records import (
     NodePayload as NodePayloadRecord,
 )
@@ -15,6 +25,8 @@ from app.store.records import (
     NodeSummary,
     RunDetail,
     RunSummary,
+    StoredArtifact,
+    StoredLog,
     WorkflowSummary,
 )
 from app.store.status import Status
@@ -29,6 +41,9 @@ _SUMMARY_FIELDS = (
     Run.duration_ms,
     Run.node_count,
     Run.failed_node_name,
+    Run.project_id,
+    Run.total_tokens,
+    Run.cost_usd,
 )
 
 
@@ -48,6 +63,9 @@ def _summary(row: dict[str, Any]) -> RunSummary:
         duration_ms=row["duration_ms"],
         node_count=row["node_count"],
         failed_node_name=row["failed_node_name"],
+        project_id=row["project_id"],
+        total_tokens=row["total_tokens"],
+        cost_usd=row["cost_usd"],
     )
 
 
@@ -77,8 +95,14 @@ def get_run(run_id: str) -> RunDetail | None:
             Run.trigger_type,
             Run.error_message,
             Run.error_node_id,
+            Run.workflow_version,
+            Run.user_id,
+            Run.exit_code,
             RunPayload.trigger_json,
             RunPayload.error_stack,
+            RunPayload.params_json,
+            RunPayload.output_json,
+            RunPayload.metadata_json,
         )
         .join(RunPayload)
         .where(Run.id == run_id)
@@ -99,6 +123,12 @@ def get_run(run_id: str) -> RunDetail | None:
             completed_at=n["completed_at"],
             duration_ms=n["duration_ms"],
             error_message=n["error_message"],
+            attempt=n["attempt"],
+            group=n["exec_group"],
+            llm_model=n["llm_model"],
+            total_tokens=n["total_tokens"],
+            cost_usd=n["cost_usd"],
+            finish_reason=n["finish_reason"],
         )
         for n in _rows(
             NodeExecution.select()
@@ -114,6 +144,16 @@ def get_run(run_id: str) -> RunDetail | None:
         error_stack=row["error_stack"],
         error_node_id=row["error_node_id"],
         nodes=nodes,
+        workflow_version=row["workflow_version"],
+        user_id=row["user_id"],
+        params_json=row["params_json"],
+        output_json=row["output_json"],
+        metadata_json=row["metadata_json"],
+        exit_code=row["exit_code"],
+        tags=tuple(
+            (t.key, t.value)
+            for t in RunTag.select().where(RunTag.run == run_id).order_by(RunTag.key)
+        ),
     )
 
 
@@ -122,8 +162,50 @@ def get_node_payload(node_pk: int) -> NodePayloadRecord | None:
     if row is None:
         return None
     return NodePayloadRecord(
-        input_json=row.input_json, output_json=row.output_json, error_stack=row.error_stack
+        input_json=row.input_json,
+        output_json=row.output_json,
+        error_stack=row.error_stack,
+        metrics_json=row.metrics_json,
+        llm_prompt_json=row.llm_prompt_json,
+        llm_response_json=row.llm_response_json,
     )
+
+
+def list_logs(run_id: str) -> list[StoredLog]:
+    """A run's log entries in the order the workflow wrote them."""
+    query = (
+        LogEntry.select(LogEntry, LogPayload.data_json)
+        .join(LogPayload, join_type=JOIN.LEFT_OUTER)
+        .where(LogEntry.run == run_id)
+        .order_by(LogEntry.sequence, LogEntry.id)
+    )
+    return [
+        StoredLog(
+            pk=r["id"],
+            sequence=r["sequence"],
+            level=r["level"],
+            message=r["message"],
+            timestamp=r["timestamp"],
+            node_id=r["node_id"],
+            data_json=r["data_json"],
+        )
+        for r in _rows(query)
+    ]
+
+
+def list_artifacts(run_id: str) -> list[StoredArtifact]:
+    query = Artifact.select().where(Artifact.run == run_id).order_by(Artifact.key)
+    return [
+        StoredArtifact(
+            pk=r["id"], key=r["key"], type=r["type"], size=r["size"], node_id=r["node_id"]
+        )
+        for r in _rows(query)
+    ]
+
+
+def get_artifact_data(artifact_pk: int) -> str | None:
+    row = ArtifactPayload.get_or_none(ArtifactPayload.artifact == artifact_pk)
+    return row.data_json if row else None
 
 
 def list_workflows() -> list[WorkflowSummary]:

@@ -12,6 +12,28 @@ from app.store.status import Status
 
 
 @dataclass(frozen=True)
+class LlmRecord:
+    """One LLM call made by a node (seeds 000 and 003)."""
+
+    model: str | None = None
+    prompt_json: str | None = None  # the messages (or prompt text) as JSON
+    response_json: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    cost_usd: float | None = None
+    finish_reason: str | None = None
+
+    @property
+    def tokens(self) -> int | None:
+        if self.total_tokens is not None:
+            return self.total_tokens
+        if self.prompt_tokens is None and self.completion_tokens is None:
+            return None
+        return (self.prompt_tokens or 0) + (self.completion_tokens or 0)
+
+
+@dataclass(frozen=True)
 class NodeRecord:
     node_id: str
     status: Status
@@ -24,6 +46,28 @@ class NodeRecord:
     output_json: str | None = None
     error_message: str | None = None
     error_stack: str | None = None
+    attempt: int = 1
+    group: int | None = None
+    metrics_json: str | None = None
+    llm: LlmRecord | None = None
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    sequence: int
+    level: str  # debug, info, warn, error
+    message: str
+    timestamp: int | None = None
+    node_id: str | None = None
+    data_json: str | None = None
+
+
+@dataclass(frozen=True)
+class ArtifactRecord:
+    key: str
+    data_json: str
+    type: str = "artifact"
+    node_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -40,7 +84,27 @@ class RunRecord:
     error_message: str | None = None
     error_stack: str | None = None
     error_node_id: str | None = None
+    workflow_version: str | None = None
+    project_id: str | None = None
+    user_id: str | None = None
+    params_json: str | None = None
+    output_json: str | None = None
+    metadata_json: str | None = None
+    exit_code: int | None = None
+    tags: tuple[tuple[str, str], ...] = ()
     nodes: tuple[NodeRecord, ...] = field(default_factory=tuple)
+    logs: tuple[LogRecord, ...] = ()
+    artifacts: tuple[ArtifactRecord, ...] = ()
+
+    @property
+    def total_tokens(self) -> int | None:
+        counts = [n.llm.tokens for n in self.nodes if n.llm and n.llm.tokens is not None]
+        return sum(counts) if counts else None
+
+    @property
+    def cost_usd(self) -> float | None:
+        costs = [n.llm.cost_usd for n in self.nodes if n.llm and n.llm.cost_usd is not None]
+        return sum(costs) if costs else None
 
 
 @dataclass(frozen=True)
@@ -56,6 +120,9 @@ class RunSummary:
     duration_ms: int | None
     node_count: int
     failed_node_name: str | None
+    project_id: str | None = None
+    total_tokens: int | None = None
+    cost_usd: float | None = None
 
     @property
     def workflow_label(self) -> str:
@@ -76,6 +143,12 @@ class NodeSummary:
     completed_at: int | None
     duration_ms: int | None
     error_message: str | None
+    attempt: int = 1
+    group: int | None = None
+    llm_model: str | None = None
+    total_tokens: int | None = None
+    cost_usd: float | None = None
+    finish_reason: str | None = None
 
     @property
     def label(self) -> str:
@@ -91,6 +164,13 @@ class RunDetail:
     error_stack: str | None
     error_node_id: str | None
     nodes: tuple[NodeSummary, ...]
+    workflow_version: str | None = None
+    user_id: str | None = None
+    params_json: str | None = None
+    output_json: str | None = None
+    metadata_json: str | None = None
+    exit_code: int | None = None
+    tags: tuple[tuple[str, str], ...] = ()
 
     def first_failed_node(self) -> NodeSummary | None:
         return next((n for n in self.nodes if n.status is Status.ERROR), None)
@@ -101,6 +181,29 @@ class NodePayload:
     input_json: str | None
     output_json: str | None
     error_stack: str | None
+    metrics_json: str | None = None
+    llm_prompt_json: str | None = None
+    llm_response_json: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredLog:
+    pk: int
+    sequence: int
+    level: str
+    message: str
+    timestamp: int | None
+    node_id: str | None
+    data_json: str | None
+
+
+@dataclass(frozen=True)
+class StoredArtifact:
+    pk: int
+    key: str
+    type: str
+    size: int
+    node_id: str | None
 
 
 @dataclass(frozen=True)

@@ -8,17 +8,14 @@ database written by a newer Hindsight is refused without being touched.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
-from peewee import Database
+from peewee import Database, SqliteDatabase
 
+from app.store.migrations import STEPS
 from app.store.models import ALL_MODELS, SchemaInfo
 
-SCHEMA_VERSION = 1
-
-# MIGRATIONS[n] upgrades a database from version n to n + 1.
-MIGRATIONS: dict[int, Callable[[Database], None]] = {}
+SCHEMA_VERSION = 2
 
 
 class SchemaError(RuntimeError):
@@ -59,9 +56,23 @@ def ensure_schema(database: Database, sqlite_path: Path | None = None) -> int:
         backup = sqlite_path.with_name(f"{sqlite_path.name}.v{version}.bak")
         database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         shutil.copy2(sqlite_path, backup)
-    while version < SCHEMA_VERSION:
-        with database.atomic():
-            MIGRATIONS[version](database)
-            version += 1
-            _set_version(version)
+    is_sqlite = isinstance(database, SqliteDatabase)
+    if is_sqlite:
+        # SQLite rebuilds a table to change a column; with foreign keys on, dropping the old
+        # table would cascade-delete every child row. Keys are checked before each commit.
+        database.execute_sql("PRAGMA foreign_keys = OFF")
+    try:
+        while version < SCHEMA_VERSION:
+            with database.atomic():
+                STEPS[version](database)
+                if is_sqlite and database.execute_sql("PRAGMA foreign_key_check").fetchone():
+                    raise SchemaError(
+                        f"migrating to schema version {version + 1} broke a foreign key; "
+                        "the database was left at the previous version"
+                    )
+                version += 1
+                _set_version(version)
+    finally:
+        if is_sqlite:
+            database.execute_sql("PRAGMA foreign_keys = ON")
     return version

@@ -4,14 +4,30 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from typing import Any
+
+from peewee import SqliteDatabase, fn
 
 from app.store.connection import write_transaction
-from app.store.models import NodeExecution, NodePayload, Run, RunPayload
+from app.store.models import (
+    Artifact,
+    ArtifactPayload,
+    BaseModel,
+    LogEntry,
+    LogPayload,
+    NodeExecution,
+    NodePayload,
+    Run,
+    RunPayload,
+    RunTag,
+    db,
+)
 from app.store.records import RunRecord
 from app.store.status import Status
 
-# SQLite limits bound parameters per statement; stay well under the old 999 default.
-_CHUNK = 500
+# SQLite limits bound parameters per statement (32,766 since 3.32); rows x columns stays below.
+_ROWS_PER_INSERT = 500
+_IDS_PER_DELETE = 500
 
 
 def _now_ms() -> int:
@@ -28,69 +44,187 @@ def _failed_node_name(record: RunRecord) -> str | None:
     return None
 
 
-def _insert_run(record: RunRecord, received_at: int) -> None:
-    Run.insert(
-        id=record.id,
-        workflow_id=record.workflow_id,
-        workflow_name=record.workflow_name,
-        status=record.status.value,
-        started_at=record.started_at,
-        completed_at=record.completed_at,
-        duration_ms=record.duration_ms,
-        trigger_type=record.trigger_type,
-        error_message=record.error_message,
-        error_node_id=record.error_node_id,
-        node_count=len(record.nodes),
-        failed_node_name=_failed_node_name(record),
-        received_at=received_at,
-    ).execute()
-    RunPayload.insert(
-        run=record.id, trigger_json=record.trigger_json, error_stack=record.error_stack
-    ).execute()
-    for position, node in enumerate(record.nodes):
-        node_pk = NodeExecution.insert(
-            run=record.id,
-            position=position,
-            node_id=node.node_id,
-            node_name=node.node_name,
-            node_type=node.node_type,
-            status=node.status.value,
-            started_at=node.started_at,
-            completed_at=node.completed_at,
-            duration_ms=node.duration_ms,
-            error_message=node.error_message,
-        ).execute()
-        NodePayload.insert(
-            node=node_pk,
-            input_json=node.input_json,
-            output_json=node.output_json,
-            error_stack=node.error_stack,
-        ).execute()
+def _insert_rows(model: type[BaseModel], rows: list[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        model.insert_many(rows[start : start + _ROWS_PER_INSERT]).execute()
+
+
+def _allocate_ids(model: type[BaseModel], count: int) -> list[int]:
+    """Primary keys for rows about to be inserted, so their payload rows can refer to them.
+
+    Safe because every write runs in a transaction holding the write lock (BEGIN IMMEDIATE
+    on SQLite, a table lock elsewhere), so nobody else inserts in between.
+    """
+    if count == 0:
+        return []
+    if not isinstance(db.obj, SqliteDatabase):
+        db.execute_sql(f'LOCK TABLE "{model._meta.table_name}" IN EXCLUSIVE MODE')
+    highest = model.select(fn.MAX(model._meta.primary_key)).scalar() or 0
+    return list(range(highest + 1, highest + 1 + count))
+
+
+def _run_row(record: RunRecord, received_at: int) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "workflow_id": record.workflow_id,
+        "workflow_name": record.workflow_name,
+        "workflow_version": record.workflow_version,
+        "project_id": record.project_id,
+        "user_id": record.user_id,
+        "status": record.status.value,
+        "started_at": record.started_at,
+        "completed_at": record.completed_at,
+        "duration_ms": record.duration_ms,
+        "trigger_type": record.trigger_type,
+        "error_message": record.error_message,
+        "error_node_id": record.error_node_id,
+        "exit_code": record.exit_code,
+        "node_count": len(record.nodes),
+        "failed_node_name": _failed_node_name(record),
+        "total_tokens": record.total_tokens,
+        "cost_usd": record.cost_usd,
+        "received_at": received_at,
+    }
+
+
+def _insert_runs(records: Sequence[RunRecord]) -> None:
+    received_at = _now_ms()
+    _insert_rows(Run, [_run_row(r, received_at) for r in records])
+    _insert_rows(
+        RunPayload,
+        [
+            {
+                "run": r.id,
+                "trigger_json": r.trigger_json,
+                "error_stack": r.error_stack,
+                "params_json": r.params_json,
+                "output_json": r.output_json,
+                "metadata_json": r.metadata_json,
+            }
+            for r in records
+        ],
+    )
+    _insert_rows(
+        RunTag,
+        [{"run": r.id, "key": key, "value": value} for r in records for key, value in r.tags],
+    )
+    nodes = [(r, position, n) for r in records for position, n in enumerate(r.nodes)]
+    node_ids = _allocate_ids(NodeExecution, len(nodes))
+    node_rows, payload_rows = [], []
+    for pk, (run, position, node) in zip(node_ids, nodes, strict=True):
+        llm = node.llm
+        node_rows.append(
+            {
+                "id": pk,
+                "run": run.id,
+                "position": position,
+                "node_id": node.node_id,
+                "node_name": node.node_name,
+                "node_type": node.node_type,
+                "status": node.status.value,
+                "started_at": node.started_at,
+                "completed_at": node.completed_at,
+                "duration_ms": node.duration_ms,
+                "error_message": node.error_message,
+                "attempt": node.attempt,
+                "exec_group": node.group,
+                "llm_model": llm.model if llm else None,
+                "prompt_tokens": llm.prompt_tokens if llm else None,
+                "completion_tokens": llm.completion_tokens if llm else None,
+                "total_tokens": llm.tokens if llm else None,
+                "cost_usd": llm.cost_usd if llm else None,
+                "finish_reason": llm.finish_reason if llm else None,
+            }
+        )
+        payload_rows.append(
+            {
+                "node": pk,
+                "input_json": node.input_json,
+                "output_json": node.output_json,
+                "error_stack": node.error_stack,
+                "metrics_json": node.metrics_json,
+                "llm_prompt_json": llm.prompt_json if llm else None,
+                "llm_response_json": llm.response_json if llm else None,
+            }
+        )
+    _insert_rows(NodeExecution, node_rows)
+    _insert_rows(NodePayload, payload_rows)
+
+    logs = [(r, log) for r in records for log in r.logs]
+    log_ids = _allocate_ids(LogEntry, len(logs))
+    _insert_rows(
+        LogEntry,
+        [
+            {
+                "id": pk,
+                "run": run.id,
+                "node_id": log.node_id,
+                "sequence": log.sequence,
+                "timestamp": log.timestamp,
+                "level": log.level,
+                "message": log.message,
+            }
+            for pk, (run, log) in zip(log_ids, logs, strict=True)
+        ],
+    )
+    _insert_rows(
+        LogPayload,
+        [
+            {"log": pk, "data_json": log.data_json}
+            for pk, (_, log) in zip(log_ids, logs, strict=True)
+            if log.data_json is not None
+        ],
+    )
+
+    artifacts = [(r, a) for r in records for a in r.artifacts]
+    artifact_ids = _allocate_ids(Artifact, len(artifacts))
+    _insert_rows(
+        Artifact,
+        [
+            {
+                "id": pk,
+                "run": run.id,
+                "node_id": a.node_id,
+                "key": a.key,
+                "type": a.type,
+                "size": len(a.data_json.encode()),
+            }
+            for pk, (run, a) in zip(artifact_ids, artifacts, strict=True)
+        ],
+    )
+    _insert_rows(
+        ArtifactPayload,
+        [
+            {"artifact": pk, "data_json": a.data_json}
+            for pk, (_, a) in zip(artifact_ids, artifacts, strict=True)
+        ],
+    )
 
 
 def replace_runs(records: Sequence[RunRecord]) -> None:
     """Store the reports in one transaction; a report whose id exists replaces that run.
 
     Workflows post a run as `running` first and again when it finishes, so the latest report
-    for an id is the truth. Either every record is stored or none is.
+    for an id is the truth. Either every record is stored or none is. Within one call a
+    later record with the same id wins.
     """
-    received_at = _now_ms()
+    latest = list({record.id: record for record in records}.values())
     with write_transaction():
-        ids = [record.id for record in records]
-        for start in range(0, len(ids), _CHUNK):
-            Run.delete().where(Run.id.in_(ids[start : start + _CHUNK])).execute()
-        for record in records:
-            _insert_run(record, received_at)
+        _delete_ids([record.id for record in latest])
+        _insert_runs(latest)
+
+
+def _delete_ids(ids: list[str]) -> int:
+    deleted = 0
+    for start in range(0, len(ids), _IDS_PER_DELETE):
+        deleted += Run.delete().where(Run.id.in_(ids[start : start + _IDS_PER_DELETE])).execute()
+    return deleted
 
 
 def delete_runs(run_ids: Iterable[str]) -> int:
-    """Delete the runs (their nodes and payloads cascade); return how many were deleted."""
-    ids = list(run_ids)
-    deleted = 0
+    """Delete the runs (nodes, payloads, tags, logs, artifacts cascade); return the count."""
     with write_transaction():
-        for start in range(0, len(ids), _CHUNK):
-            deleted += Run.delete().where(Run.id.in_(ids[start : start + _CHUNK])).execute()
-    return deleted
+        return _delete_ids(list(run_ids))
 
 
 def clear_workflow(workflow_id: str) -> int:

@@ -184,3 +184,34 @@ def test_status_spellings(raw: str, expected: Status) -> None:
 def test_unknown_status_names_the_valid_ones() -> None:
     with pytest.raises(ValueError, match="expected one of: pending, running"):
         normalise_status("exploded")
+
+
+def test_full_report_round_trips_through_the_store(database: Path) -> None:
+    from app.ingest.report import decode_report
+    from tests.ingest.test_report import full_report_bytes
+
+    writes.replace_runs([decode_report(full_report_bytes())])
+    detail = queries.get_run("full")
+    assert detail is not None
+    assert detail.summary.project_id == "acme" and detail.user_id == "u-7"
+    assert detail.summary.total_tokens == 250
+    assert detail.tags == (("env", "prod"), ("team", "7"))
+    assert json.loads(detail.metadata_json or "") == {"host": "runner-1"}
+    llm = next(n for n in detail.nodes if n.node_id == "summarise" and n.attempt == 1)
+    assert (llm.llm_model, llm.total_tokens, llm.finish_reason) == ("gpt-4o-mini", 150, "stop")
+    payload = queries.get_node_payload(llm.pk)
+    assert payload is not None
+    assert json.loads(payload.llm_response_json or "") == "Invoice 42 totals 19.99 EUR."
+    assert json.loads(payload.metrics_json or "") == {"retries": 0}
+    logs = queries.list_logs("full")
+    assert [(entry.level, entry.message) for entry in logs] == [
+        ("info", "starting"),
+        ("warn", "slow"),
+    ]
+    assert json.loads(logs[1].data_json or "") == {"ms": 900}
+    (artifact,) = queries.list_artifacts("full")
+    assert (artifact.key, artifact.type, artifact.size) == ("report.csv", "stage_output", 10)
+    assert json.loads(queries.get_artifact_data(artifact.pk) or "") == "a,b\n1,2"
+    # Deleting the run removes everything that hung off it.
+    assert writes.delete_runs(["full"]) == 1
+    assert queries.list_logs("full") == [] and queries.list_artifacts("full") == []

@@ -1,0 +1,91 @@
+"""A database written by an older Hindsight opens in this one without losing a row."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from app.store import queries
+from app.store.connection import close_database, open_database
+from app.store.models import NodeExecution, NodePayload, SchemaInfo
+from app.store.schema import SCHEMA_VERSION
+
+SKELETON_V1 = Path(__file__).parent / "fixtures" / "skeleton_v1.sql"
+
+
+def _skeleton_database(path: Path) -> dict[str, int]:
+    connection = sqlite3.connect(path)
+    connection.executescript(SKELETON_V1.read_text())
+    counts = {
+        table: connection.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0]
+        for table in ("run", "run_payload", "node_execution", "node_payload")
+    }
+    connection.close()
+    return counts
+
+
+def test_skeleton_database_migrates_without_losing_a_row(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    before = _skeleton_database(path)
+    assert before["run"] == 2 and before["node_execution"] == 4
+
+    open_database(path)
+    try:
+        assert int(SchemaInfo.get(SchemaInfo.key == "schema_version").value) == SCHEMA_VERSION
+        assert queries.count_runs() == before["run"]
+        assert NodeExecution.select().count() == before["node_execution"]
+        assert NodePayload.select().count() == before["node_payload"]
+        failed = queries.get_run("v1-failed")
+        assert failed is not None
+        assert failed.summary.failed_node_name == "Parse total"
+        node = failed.first_failed_node()
+        assert node is not None and node.error_message == "ValueError: bad total"
+        assert node.attempt == 1 and node.llm_model is None
+        payload = queries.get_node_payload(failed.nodes[0].pk)
+        assert payload is not None and payload.output_json == (
+            '{"total": "19.99", "lines": [1, 2, 3]}'
+        )
+        assert failed.trigger_json == '{"invoice": 42}'
+        assert queries.list_logs("v1-failed") == []
+    finally:
+        close_database()
+    backup = tmp_path / "old.db.v1.bak"
+    assert backup.exists(), "the file is copied before migrating"
+    with sqlite3.connect(backup) as old:
+        assert old.execute("SELECT value FROM hindsight_schema").fetchone()[0] == "1"
+
+
+def test_repeated_node_ids_become_attempts(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    _skeleton_database(path)
+    with sqlite3.connect(path) as connection:  # a v1 run that ran one node twice
+        connection.execute(
+            "INSERT INTO node_execution (run_id, position, node_id, node_name, node_type, "
+            "status) VALUES ('v1-ok', 2, 'parse', 'Parse total', 'code', 'success')"
+        )
+    open_database(path)
+    try:
+        detail = queries.get_run("v1-ok")
+        assert detail is not None
+        assert [(n.node_id, n.attempt) for n in detail.nodes] == [
+            ("fetch", 1),
+            ("parse", 1),
+            ("parse", 2),
+        ]
+    finally:
+        close_database()
+
+
+def test_migrated_database_accepts_new_reports(tmp_path: Path) -> None:
+    from app.ingest.report import decode_report
+    from app.store import writes
+    from tests.ingest.test_report import full_report_bytes
+
+    path = tmp_path / "old.db"
+    _skeleton_database(path)
+    open_database(path)
+    try:
+        writes.replace_runs([decode_report(full_report_bytes())])
+        assert queries.count_runs() == 3
+    finally:
+        close_database()
