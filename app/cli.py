@@ -11,7 +11,15 @@ from collections.abc import Sequence
 from types import FrameType
 
 from app import __version__
-from app.config import DB_ENV, DEFAULT_PORT, PORT_ENV, ConfigError, Settings, resolve_settings
+from app.config import (
+    DB_ENV,
+    DEFAULT_PORT,
+    PORT_ENV,
+    STALE_ENV,
+    ConfigError,
+    Settings,
+    resolve_settings,
+)
 
 
 def _common_options() -> argparse.ArgumentParser:
@@ -27,6 +35,14 @@ def _common_options() -> argparse.ArgumentParser:
         type=int,
         default=argparse.SUPPRESS,
         help=f"receiver port on 127.0.0.1 (default: ${PORT_ENV} or {DEFAULT_PORT})",
+    )
+    common.add_argument(
+        "--stale-after",
+        metavar="HOURS",
+        type=float,
+        default=argparse.SUPPRESS,
+        help="a run still 'running' with no report for this long becomes 'interrupted' "
+        f"(default: ${STALE_ENV} or 24)",
     )
     return common
 
@@ -59,7 +75,9 @@ def _serve(settings: Settings) -> int:
     except StoreError as exc:
         print(f"hindsight: {exc}", file=sys.stderr)
         return 1
-    service = IngestService(settings.host, settings.port)
+    service = IngestService(
+        settings.host, settings.port, stale_after_hours=settings.stale_after_hours
+    )
     try:
         service.start()
     except OSError as exc:
@@ -90,7 +108,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:
-        settings = resolve_settings(getattr(args, "db", None), getattr(args, "port", None))
+        settings = resolve_settings(
+            getattr(args, "db", None),
+            getattr(args, "port", None),
+            getattr(args, "stale_after", None),
+        )
     except ConfigError as exc:
         print(f"hindsight: {exc}", file=sys.stderr)
         return 2

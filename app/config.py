@@ -16,6 +16,8 @@ DEFAULT_PORT = 7341
 DEFAULT_HOST = "127.0.0.1"
 DB_ENV = "HINDSIGHT_DB"
 PORT_ENV = "HINDSIGHT_PORT"
+STALE_ENV = "HINDSIGHT_STALE_AFTER"
+DEFAULT_STALE_AFTER_HOURS = 24.0
 
 
 class ConfigError(ValueError):
@@ -35,6 +37,7 @@ class Settings:
     db_path: Path
     host: str
     port: int
+    stale_after_hours: float = DEFAULT_STALE_AFTER_HOURS
 
     @property
     def receiver_url(self) -> str:
@@ -51,7 +54,19 @@ def _parse_port(raw: str | int, source: str) -> int:
     return port
 
 
-def resolve_settings(db: str | None = None, port: int | None = None) -> Settings:
+def _parse_hours(raw: str | float, source: str) -> float:
+    try:
+        hours = float(raw)
+    except ValueError:
+        raise ConfigError(f"{source} must be a number of hours, got {raw!r}") from None
+    if not hours > 0 or hours == float("inf"):
+        raise ConfigError(f"{source} must be a positive number of hours, got {raw!r}")
+    return hours
+
+
+def resolve_settings(
+    db: str | None = None, port: int | None = None, stale_after: float | None = None
+) -> Settings:
     """Flags win over environment variables, which win over the defaults."""
     env_db = os.environ.get(DB_ENV)
     if db:
@@ -66,4 +81,15 @@ def resolve_settings(db: str | None = None, port: int | None = None) -> Settings
         resolved_port = _parse_port(os.environ[PORT_ENV], PORT_ENV)
     else:
         resolved_port = DEFAULT_PORT
-    return Settings(db_path=db_path.expanduser(), host=DEFAULT_HOST, port=resolved_port)
+    if stale_after is not None:
+        hours = _parse_hours(stale_after, "--stale-after")
+    elif os.environ.get(STALE_ENV):
+        hours = _parse_hours(os.environ[STALE_ENV], STALE_ENV)
+    else:
+        hours = DEFAULT_STALE_AFTER_HOURS
+    return Settings(
+        db_path=db_path.expanduser(),
+        host=DEFAULT_HOST,
+        port=resolved_port,
+        stale_after_hours=hours,
+    )

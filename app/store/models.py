@@ -66,6 +66,7 @@ class Run(BaseModel):
             (("workflow_id", "started_at"), False),
             (("project_id", "started_at"), False),
             (("user_id", "started_at"), False),
+            (("status", "received_at"), False),  # finding stale running runs
         )
 
 
@@ -76,6 +77,18 @@ class RunPayload(BaseModel):
     params_json = TextField(null=True)
     output_json = TextField(null=True)
     metadata_json = TextField(null=True)
+
+
+class RunStatusChange(BaseModel):
+    """Status changes Hindsight made itself (a stale `running` run becoming `interrupted`),
+    so the status the workflow last reported is never silently lost."""
+
+    id = AutoField()
+    run = ForeignKeyField(Run, on_delete="CASCADE")
+    at = BigIntegerField()
+    from_status = CharField(max_length=20)
+    to_status = CharField(max_length=20)
+    reason = TextField()
 
 
 class RunTag(BaseModel):
@@ -169,6 +182,7 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     Run,
     RunPayload,
     RunTag,
+    RunStatusChange,
     NodeExecution,
     NodePayload,
     LogEntry,

@@ -16,6 +16,7 @@ from app.store.models import (
     NodePayload,
     Run,
     RunPayload,
+    RunStatusChange,
     RunTag,
 )
 from app.store.records import (
@@ -218,3 +219,13 @@ def list_workflows() -> list[WorkflowSummary]:
         .order_by(Run.workflow_id)
     )
     return [WorkflowSummary(r["workflow_id"], r["name"] or "", r["runs"]) for r in rows]
+
+
+def status_changes(run_id: str) -> list[tuple[int, str, str, str]]:
+    """(at, from, to, reason) of the status changes Hindsight made to a run, oldest first."""
+    query = (
+        RunStatusChange.select()
+        .where(RunStatusChange.run == run_id)
+        .order_by(RunStatusChange.at, RunStatusChange.id)
+    )
+    return [(r["at"], r["from_status"], r["to_status"], r["reason"]) for r in _rows(query)]

@@ -19,6 +19,7 @@ from app.store.models import (
     NodePayload,
     Run,
     RunPayload,
+    RunStatusChange,
     RunTag,
     db,
 )
@@ -231,3 +232,42 @@ def clear_workflow(workflow_id: str) -> int:
     """Delete every run of one workflow; return how many were deleted."""
     with write_transaction():
         return int(Run.delete().where(Run.workflow_id == workflow_id).execute())
+
+
+def interrupt_stale_runs(stale_after_ms: int, now_ms: int | None = None) -> list[str]:
+    """Mark runs still `running` with no report for `stale_after_ms` as `interrupted`.
+
+    A workflow that crashed or was killed never sends its final report; without this rule it
+    would look like it is running forever. The change is recorded, so the last reported
+    status stays visible. Returns the ids of the runs that changed.
+    """
+    now = _now_ms() if now_ms is None else now_ms
+    cutoff = now - stale_after_ms
+    with write_transaction():
+        stale = [
+            row.id
+            for row in Run.select(Run.id).where(
+                (Run.status == Status.RUNNING.value) & (Run.received_at < cutoff)
+            )
+        ]
+        if not stale:
+            return []
+        hours = stale_after_ms / 3_600_000
+        _insert_rows(
+            RunStatusChange,
+            [
+                {
+                    "run": run_id,
+                    "at": now,
+                    "from_status": Status.RUNNING.value,
+                    "to_status": Status.INTERRUPTED.value,
+                    "reason": f"no report for {hours:g} h while running",
+                }
+                for run_id in stale
+            ],
+        )
+        for start in range(0, len(stale), _IDS_PER_DELETE):
+            Run.update(status=Status.INTERRUPTED.value).where(
+                Run.id.in_(stale[start : start + _IDS_PER_DELETE])
+            ).execute()
+        return stale

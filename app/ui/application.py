@@ -27,7 +27,10 @@ class DesktopSession:
         open_database(settings.db_path)
         self._bridge = _CommitBridge()
         self.service: IngestService | None = IngestService(
-            settings.host, settings.port, on_committed=self._bridge.committed.emit
+            settings.host,
+            settings.port,
+            on_committed=self._bridge.committed.emit,
+            stale_after_hours=settings.stale_after_hours,
         )
         problem = None
         try:

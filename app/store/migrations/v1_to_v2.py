@@ -67,6 +67,14 @@ def _new_tables(database: Database) -> list[type[Model]]:
             primary_key = CompositeKey("run", "key")
             indexes = ((("key", "value"), False),)
 
+    class RunStatusChange(Base):
+        id = AutoField()
+        run = ForeignKeyField(Run, on_delete="CASCADE")
+        at = BigIntegerField()
+        from_status = CharField(max_length=20)
+        to_status = CharField(max_length=20)
+        reason = TextField()
+
     class LogEntry(Base):
         id = AutoField()
         run = ForeignKeyField(Run, on_delete="CASCADE")
@@ -98,7 +106,14 @@ def _new_tables(database: Database) -> list[type[Model]]:
         artifact = ForeignKeyField(Artifact, primary_key=True, on_delete="CASCADE")
         data_json = TextField()
 
-    tables: list[type[Model]] = [RunTag, LogEntry, LogPayload, Artifact, ArtifactPayload]
+    tables: list[type[Model]] = [
+        RunTag,
+        RunStatusChange,
+        LogEntry,
+        LogPayload,
+        Artifact,
+        ArtifactPayload,
+    ]
     for table in tables:
         table.bind(database, bind_refs=False, bind_backrefs=False)
     return tables
@@ -123,6 +138,7 @@ def upgrade(database: Database) -> None:
     migrate(
         migrator.add_index("run", ("project_id", "started_at"), False),
         migrator.add_index("run", ("user_id", "started_at"), False),
+        migrator.add_index("run", ("status", "received_at"), False),
         migrator.add_index("node_execution", ("run_id", "node_id", "attempt"), True),
     )
     database.create_tables(_new_tables(database))
