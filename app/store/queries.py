@@ -7,6 +7,7 @@ from typing import Any, cast
 
 from peewee import JOIN, fn
 
+from app.store.filters import RunFilter
 from app.store.models import (
     Artifact,
     ArtifactPayload,
@@ -31,6 +32,8 @@ from app.store.records import (
     WorkflowSummary,
 )
 from app.store.status import Status
+
+ALL_RUNS = RunFilter()
 
 _SUMMARY_FIELDS = (
     Run.id,
@@ -70,12 +73,16 @@ def _summary(row: dict[str, Any]) -> RunSummary:
     )
 
 
-def list_runs(limit: int = 200, after: tuple[int, str] | None = None) -> list[RunSummary]:
+def list_runs(
+    limit: int = 200,
+    after: tuple[int, str] | None = None,
+    where: RunFilter = ALL_RUNS,
+) -> list[RunSummary]:
     """Runs newest first; pass the (started_at, id) of the last row seen to get the next page.
 
     Keyset pagination: each page is an index range scan, however deep the user scrolls.
     """
-    query = Run.select(*_SUMMARY_FIELDS)
+    query = where.apply(Run.select(*_SUMMARY_FIELDS))
     if after is not None:
         started_at, run_id = after
         query = query.where(
@@ -85,8 +92,8 @@ def list_runs(limit: int = 200, after: tuple[int, str] | None = None) -> list[Ru
     return [_summary(row) for row in _rows(query)]
 
 
-def count_runs() -> int:
-    return int(Run.select().count())
+def count_runs(where: RunFilter = ALL_RUNS) -> int:
+    return int(where.apply(Run.select()).count())
 
 
 def get_run(run_id: str) -> RunDetail | None:

@@ -1,0 +1,57 @@
+"""Which runs a listing, a count or a bulk action is about."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from app.store.models import Run, RunTag
+from app.store.status import Status
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """Every field narrows the selection; the empty filter selects every run.
+
+    Times are epoch milliseconds; `since` is inclusive and `until` exclusive, so adjacent
+    ranges never count a run twice.
+    """
+
+    statuses: frozenset[Status] = frozenset()
+    workflow_id: str | None = None
+    project_id: str | None = None
+    user_id: str | None = None
+    tag_key: str | None = None
+    tag_value: str | None = None  # only with tag_key
+    since: int | None = None
+    until: int | None = None
+    min_duration_ms: int | None = None
+    max_duration_ms: int | None = None
+    has_failed_node: bool = False
+
+    def apply(self, query: Any) -> Any:
+        """Add this filter's conditions to a query over `Run`."""
+        if self.statuses:
+            query = query.where(Run.status.in_(sorted(s.value for s in self.statuses)))
+        if self.workflow_id is not None:
+            query = query.where(Run.workflow_id == self.workflow_id)
+        if self.project_id is not None:
+            query = query.where(Run.project_id == self.project_id)
+        if self.user_id is not None:
+            query = query.where(Run.user_id == self.user_id)
+        if self.tag_key is not None:
+            tagged = RunTag.select(RunTag.run).where(RunTag.key == self.tag_key)
+            if self.tag_value is not None:
+                tagged = tagged.where(RunTag.value == self.tag_value)
+            query = query.where(Run.id.in_(tagged))
+        if self.since is not None:
+            query = query.where(Run.started_at >= self.since)
+        if self.until is not None:
+            query = query.where(Run.started_at < self.until)
+        if self.min_duration_ms is not None:
+            query = query.where(Run.duration_ms >= self.min_duration_ms)
+        if self.max_duration_ms is not None:
+            query = query.where(Run.duration_ms <= self.max_duration_ms)
+        if self.has_failed_node:
+            query = query.where(Run.failed_node_name.is_null(False))
+        return query
