@@ -39,7 +39,7 @@ def _failed_node_name(record: RunRecord) -> str | None:
     for node in record.nodes:
         if node.status is Status.ERROR:
             return node.node_name or node.node_id
-    if record.error_node_id:
+    if record.status is Status.ERROR and record.error_node_id:
         match = next((n for n in record.nodes if n.node_id == record.error_node_id), None)
         return (match.node_name or match.node_id) if match else record.error_node_id
     return None
