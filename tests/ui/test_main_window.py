@@ -47,8 +47,7 @@ def test_empty_history_shows_how_to_send_a_report(qtbot: Any, session: DesktopSe
 
 def test_posted_reports_appear_live_newest_first(qtbot: Any, session: DesktopSession) -> None:
     window = session.window
-    with qtbot.waitSignal(window.runs_loaded):
-        pass  # the initial (empty) load
+    qtbot.waitUntil(lambda: window.pages.currentWidget() is window.empty_state)
     assert (
         post_json(
             _url(session), "/api/executions", make_report("old", startedAt="2026-11-20T08:00:00Z")
