@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from peewee import SQL
+
 from app.store.models import Run, RunTag
+from app.store.search import matching_runs_sql
 from app.store.status import Status
 
 
@@ -28,6 +31,7 @@ class RunFilter:
     min_duration_ms: int | None = None
     max_duration_ms: int | None = None
     has_failed_node: bool = False
+    text: str | None = None  # full-text: every word must occur in the run's data
 
     def apply(self, query: Any) -> Any:
         """Add this filter's conditions to a query over `Run`."""
@@ -54,4 +58,8 @@ class RunFilter:
             query = query.where(Run.duration_ms <= self.max_duration_ms)
         if self.has_failed_node:
             query = query.where(Run.failed_node_name.is_null(False))
+        if self.text:
+            matching = matching_runs_sql(self.text)
+            if matching is not None:
+                query = query.where(Run.id.in_(SQL(*matching)))
         return query

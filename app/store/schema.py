@@ -14,6 +14,7 @@ from peewee import Database, SqliteDatabase
 
 from app.store.migrations import STEPS
 from app.store.models import ALL_MODELS, SchemaInfo
+from app.store.search import create_search_table
 
 SCHEMA_VERSION = 2
 
@@ -44,6 +45,7 @@ def ensure_schema(database: Database, sqlite_path: Path | None = None) -> int:
             )
         with database.atomic():
             database.create_tables(ALL_MODELS)
+            create_search_table(database)
             _set_version(SCHEMA_VERSION)
         return SCHEMA_VERSION
     if version > SCHEMA_VERSION:

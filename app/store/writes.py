@@ -23,7 +23,8 @@ from app.store.models import (
     RunTag,
     db,
 )
-from app.store.records import RunRecord
+from app.store.records import NodeRecord, RunRecord
+from app.store.search import index_rows, node_rowid, unindex_runs
 from app.store.status import Status
 
 # SQLite limits bound parameters per statement (32,766 since 3.32); rows x columns stays below.
@@ -150,6 +151,11 @@ def _insert_runs(records: Sequence[RunRecord]) -> None:
         )
     _insert_rows(NodeExecution, node_rows)
     _insert_rows(NodePayload, payload_rows)
+    search_rows: list[tuple[int, str, str | None, str, str]] = [
+        (node_rowid(pk, field), run.id, node.node_id, field, content)
+        for pk, (run, _, node) in zip(node_ids, nodes, strict=True)
+        for field, content in _searchable(node)
+    ]
 
     logs = [(r, log) for r in records for log in r.logs]
     log_ids = _allocate_ids(LogEntry, len(logs))
@@ -177,6 +183,11 @@ def _insert_runs(records: Sequence[RunRecord]) -> None:
         ],
     )
 
+    search_rows += [
+        (-pk, run.id, log.node_id, "log", log.message)
+        for pk, (run, log) in zip(log_ids, logs, strict=True)
+    ]
+    index_rows(search_rows)
     artifacts = [(r, a) for r in records for a in r.artifacts]
     artifact_ids = _allocate_ids(Artifact, len(artifacts))
     _insert_rows(
@@ -202,6 +213,19 @@ def _insert_runs(records: Sequence[RunRecord]) -> None:
     )
 
 
+def _searchable(node: NodeRecord) -> list[tuple[str, str]]:
+    llm = node.llm
+    fields = (
+        ("input", node.input_json),
+        ("output", node.output_json),
+        ("error", node.error_message),
+        ("stack", node.error_stack),
+        ("prompt", llm.prompt_json if llm else None),
+        ("response", llm.response_json if llm else None),
+    )
+    return [(field, content) for field, content in fields if content]
+
+
 def replace_runs(records: Sequence[RunRecord]) -> None:
     """Store the reports in one transaction; a report whose id exists replaces that run.
 
@@ -218,7 +242,9 @@ def replace_runs(records: Sequence[RunRecord]) -> None:
 def _delete_ids(ids: list[str]) -> int:
     deleted = 0
     for start in range(0, len(ids), _IDS_PER_DELETE):
-        deleted += Run.delete().where(Run.id.in_(ids[start : start + _IDS_PER_DELETE])).execute()
+        chunk = ids[start : start + _IDS_PER_DELETE]
+        unindex_runs(chunk)
+        deleted += Run.delete().where(Run.id.in_(chunk)).execute()
     return deleted
 
 
@@ -229,9 +255,22 @@ def delete_runs(run_ids: Iterable[str]) -> int:
 
 
 def clear_workflow(workflow_id: str) -> int:
-    """Delete every run of one workflow; return how many were deleted."""
-    with write_transaction():
-        return int(Run.delete().where(Run.workflow_id == workflow_id).execute())
+    """Delete every run of one workflow; return how many were deleted.
+
+    Deletes a chunk per transaction so that reports keep being stored meanwhile.
+    """
+    deleted = 0
+    while True:
+        with write_transaction():
+            ids = [
+                run.id
+                for run in Run.select(Run.id)
+                .where(Run.workflow_id == workflow_id)
+                .limit(_IDS_PER_DELETE)
+            ]
+            if not ids:
+                return deleted
+            deleted += _delete_ids(ids)
 
 
 def interrupt_stale_runs(stale_after_ms: int, now_ms: int | None = None) -> list[str]:

@@ -9,6 +9,7 @@ from app.store import queries
 from app.store.connection import close_database, open_database
 from app.store.models import NodeExecution, NodePayload, SchemaInfo
 from app.store.schema import SCHEMA_VERSION
+from app.store.search import search_hits
 
 SKELETON_V1 = Path(__file__).parent / "fixtures" / "skeleton_v1.sql"
 
@@ -47,6 +48,9 @@ def test_skeleton_database_migrates_without_losing_a_row(tmp_path: Path) -> None
         )
         assert failed.trigger_json == '{"invoice": 42}'
         assert queries.list_logs("v1-failed") == []
+        hits = search_hits("bad total")  # old payloads are indexed by the migration
+        assert {(h.run_id, h.node_id, h.field) for h in hits} == {("v1-failed", "parse", "error")}
+        assert {h.run_id for h in search_hits("lines")} == {"v1-failed", "v1-ok"}
     finally:
         close_database()
     backup = tmp_path / "old.db.v1.bak"

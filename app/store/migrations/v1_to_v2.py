@@ -50,6 +50,12 @@ _NEW_COLUMNS: dict[str, list[tuple[str, Field]]] = {
 }
 
 
+_CREATE_SEARCH_TABLE = (
+    "CREATE VIRTUAL TABLE search_index USING fts5(run_id UNINDEXED, node_id UNINDEXED, "
+    "field UNINDEXED, content, tokenize = 'unicode61 remove_diacritics 2')"
+)
+
+
 def _new_tables(database: Database) -> list[type[Model]]:
     class Base(Model):
         class Meta:
@@ -142,3 +148,16 @@ def upgrade(database: Database) -> None:
         migrator.add_index("node_execution", ("run_id", "node_id", "attempt"), True),
     )
     database.create_tables(_new_tables(database))
+    database.execute_sql(_CREATE_SEARCH_TABLE)
+    for field, code, column in (
+        ("input", 0, "np.input_json"),
+        ("output", 1, "np.output_json"),
+        ("error", 2, "ne.error_message"),
+        ("stack", 3, "np.error_stack"),
+    ):
+        database.execute_sql(
+            "INSERT INTO search_index (rowid, run_id, node_id, field, content) "
+            f"SELECT ne.id * 8 + {code}, ne.run_id, ne.node_id, '{field}', {column} "
+            "FROM node_execution AS ne JOIN node_payload AS np ON np.node_id = ne.id "
+            f"WHERE {column} IS NOT NULL AND {column} != ''"
+        )
