@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, cast
+from typing import Any
 
 from peewee import JOIN, fn
 
@@ -31,6 +30,7 @@ from app.store.records import (
     StoredLog,
     WorkflowSummary,
 )
+from app.store.rows import dict_rows
 from app.store.status import Status
 
 ALL_RUNS = RunFilter()
@@ -49,11 +49,6 @@ _SUMMARY_FIELDS = (
     Run.total_tokens,
     Run.cost_usd,
 )
-
-
-def _rows(query: Any) -> Iterable[dict[str, Any]]:
-    """Rows as dicts (the stubs type `.dicts()` iteration as model instances)."""
-    return cast(Iterable[dict[str, Any]], query.dicts())
 
 
 def _summary(row: dict[str, Any]) -> RunSummary:
@@ -89,7 +84,7 @@ def list_runs(
             (Run.started_at < started_at) | ((Run.started_at == started_at) & (Run.id < run_id))
         )
     query = query.order_by(Run.started_at.desc(), Run.id.desc()).limit(limit)
-    return [_summary(row) for row in _rows(query)]
+    return [_summary(row) for row in dict_rows(query)]
 
 
 def count_runs(where: RunFilter = ALL_RUNS) -> int:
@@ -138,7 +133,7 @@ def get_run(run_id: str) -> RunDetail | None:
             cost_usd=n["cost_usd"],
             finish_reason=n["finish_reason"],
         )
-        for n in _rows(
+        for n in dict_rows(
             NodeExecution.select()
             .where(NodeExecution.run == run_id)
             .order_by(NodeExecution.position)
@@ -197,7 +192,7 @@ def list_logs(run_id: str) -> list[StoredLog]:
             node_id=r["node_id"],
             data_json=r["data_json"],
         )
-        for r in _rows(query)
+        for r in dict_rows(query)
     ]
 
 
@@ -207,7 +202,7 @@ def list_artifacts(run_id: str) -> list[StoredArtifact]:
         StoredArtifact(
             pk=r["id"], key=r["key"], type=r["type"], size=r["size"], node_id=r["node_id"]
         )
-        for r in _rows(query)
+        for r in dict_rows(query)
     ]
 
 
@@ -218,7 +213,7 @@ def get_artifact_data(artifact_pk: int) -> str | None:
 
 def list_workflows() -> list[WorkflowSummary]:
     """Every workflow with history, with its latest name and how many runs it has."""
-    rows = _rows(
+    rows = dict_rows(
         Run.select(
             Run.workflow_id, fn.MAX(Run.workflow_name).alias("name"), fn.COUNT(Run.id).alias("runs")
         )
@@ -235,4 +230,4 @@ def status_changes(run_id: str) -> list[tuple[int, str, str, str]]:
         .where(RunStatusChange.run == run_id)
         .order_by(RunStatusChange.at, RunStatusChange.id)
     )
-    return [(r["at"], r["from_status"], r["to_status"], r["reason"]) for r in _rows(query)]
+    return [(r["at"], r["from_status"], r["to_status"], r["reason"]) for r in dict_rows(query)]

@@ -1,0 +1,264 @@
+"""History statistics: how often workflows succeed, how long they and their nodes take, how
+failures cluster, and what LLM calls cost. Every function takes the same RunFilter as the
+run list, so a chart always agrees with the list beside it.
+
+Days are UTC calendar days (epoch-day numbers rendered as ISO dates).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from peewee import SQL, fn
+
+from app.store.filters import RunFilter
+from app.store.models import NodeExecution, Run
+from app.store.rows import tuple_rows
+from app.store.status import Status
+
+DAY_MS = 86_400_000
+# Upper bounds of the duration histogram, in ms; the last bucket is open-ended.
+DURATION_BUCKETS_MS = (100, 500, 1_000, 5_000, 10_000, 30_000, 60_000, 300_000, 1_800_000)
+
+
+def percentile(sorted_values: list[int], fraction: float) -> int | None:
+    """Nearest-rank percentile of an ascending list (p50 of [1, 2, 3, 4] is 2)."""
+    if not sorted_values:
+        return None
+    rank = max(1, round(fraction * len(sorted_values) + 0.4999))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+def _day(ms: int) -> str:
+    return datetime.fromtimestamp(ms // DAY_MS * 86_400, UTC).date().isoformat()
+
+
+@dataclass(frozen=True)
+class WorkflowStats:
+    workflow_id: str
+    workflow_name: str
+    runs: int
+    successes: int
+    failures: int
+    p50_ms: int | None
+    p95_ms: int | None
+    max_ms: int | None
+    runs_per_day: tuple[tuple[str, int], ...]
+    duration_buckets: tuple[tuple[int | None, int], ...]  # (upper bound or None, count)
+
+    @property
+    def success_rate(self) -> float | None:
+        finished = self.successes + self.failures
+        return self.successes / finished if finished else None
+
+
+def workflow_stats(where: RunFilter = RunFilter()) -> list[WorkflowStats]:  # noqa: B008
+    rows = tuple_rows(
+        where.apply(
+            Run.select(
+                Run.workflow_id, Run.workflow_name, Run.status, Run.started_at, Run.duration_ms
+            )
+        )
+    )
+    grouped: dict[str, list[tuple[str, str, int, int | None]]] = defaultdict(list)
+    for workflow_id, name, status, started_at, duration in rows:
+        grouped[workflow_id].append((name, status, started_at, duration))
+    result = []
+    for workflow_id, runs in sorted(grouped.items()):
+        durations = sorted(d for _, _, _, d in runs if d is not None)
+        per_day: dict[str, int] = defaultdict(int)
+        for _, _, started_at, _ in runs:
+            per_day[_day(started_at)] += 1
+        buckets = [0] * (len(DURATION_BUCKETS_MS) + 1)
+        for duration in durations:
+            index = next(
+                (i for i, bound in enumerate(DURATION_BUCKETS_MS) if duration <= bound),
+                len(DURATION_BUCKETS_MS),
+            )
+            buckets[index] += 1
+        result.append(
+            WorkflowStats(
+                workflow_id=workflow_id,
+                workflow_name=next((n for n, _, _, _ in reversed(runs) if n), ""),
+                runs=len(runs),
+                successes=sum(1 for _, s, _, _ in runs if s == Status.SUCCESS.value),
+                failures=sum(1 for _, s, _, _ in runs if s == Status.ERROR.value),
+                p50_ms=percentile(durations, 0.50),
+                p95_ms=percentile(durations, 0.95),
+                max_ms=durations[-1] if durations else None,
+                runs_per_day=tuple(sorted(per_day.items())),
+                duration_buckets=tuple(zip((*DURATION_BUCKETS_MS, None), buckets, strict=True)),
+            )
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class NodeStats:
+    node_id: str
+    node_name: str
+    executions: int
+    failures: int
+    p50_ms: int | None
+    p95_ms: int | None
+
+
+def node_stats(where: RunFilter = RunFilter()) -> list[NodeStats]:  # noqa: B008
+    """Per node id across the selected runs, slowest p95 first."""
+    runs = where.apply(Run.select(Run.id))
+    rows = tuple_rows(
+        NodeExecution.select(
+            NodeExecution.node_id,
+            NodeExecution.node_name,
+            NodeExecution.status,
+            NodeExecution.duration_ms,
+        ).where(NodeExecution.run.in_(runs))
+    )
+    grouped: dict[str, list[tuple[str, str, int | None]]] = defaultdict(list)
+    for node_id, name, status, duration in rows:
+        grouped[node_id].append((name, status, duration))
+    result = []
+    for node_id, executions in grouped.items():
+        durations = sorted(d for _, _, d in executions if d is not None)
+        result.append(
+            NodeStats(
+                node_id=node_id,
+                node_name=next((n for n, _, _ in executions if n), ""),
+                executions=len(executions),
+                failures=sum(1 for _, s, _ in executions if s == Status.ERROR.value),
+                p50_ms=percentile(durations, 0.50),
+                p95_ms=percentile(durations, 0.95),
+            )
+        )
+    return sorted(result, key=lambda s: (-(s.p95_ms or 0), s.node_id))
+
+
+_VOLATILE = [
+    (
+        re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I),
+        "<uuid>",
+    ),
+    (re.compile(r"\b0x[0-9a-f]+\b", re.I), "<hex>"),
+    (re.compile(r"'[^']*'|\"[^\"]*\""), "<str>"),
+    (re.compile(r"\d+(\.\d+)?"), "<n>"),
+    (re.compile(r"\s+"), " "),
+]
+
+
+def normalise_error(message: str | None) -> str:
+    """An error message with its volatile parts (ids, numbers, quoted values) blanked, so
+    that the same failure on different inputs falls into one group."""
+    text = (message or "").strip()
+    for pattern, replacement in _VOLATILE:
+        text = pattern.sub(replacement, text)
+    return text[:300]
+
+
+@dataclass(frozen=True)
+class FailureGroup:
+    workflow_id: str
+    node_id: str | None
+    node_name: str | None
+    error: str  # normalised
+    count: int
+    first_seen: int
+    last_seen: int
+    run_ids: tuple[str, ...]  # newest first
+
+
+def failure_groups(where: RunFilter = RunFilter()) -> list[FailureGroup]:  # noqa: B008
+    """Failed runs grouped by workflow + first failing node + normalised error, biggest first."""
+    failed = where.apply(
+        Run.select(Run.id, Run.workflow_id, Run.started_at, Run.error_message)
+        .where(Run.status == Status.ERROR.value)
+        .order_by(Run.started_at.desc())
+    )
+    runs = list(tuple_rows(failed))
+    first_failed: dict[str, tuple[str | None, str | None, str | None]] = {}
+    ids = [run[0] for run in runs]
+    for start in range(0, len(ids), 500):
+        nodes = (
+            NodeExecution.select(
+                NodeExecution.run,
+                NodeExecution.node_id,
+                NodeExecution.node_name,
+                NodeExecution.error_message,
+            )
+            .where(
+                NodeExecution.run.in_(ids[start : start + 500])
+                & (NodeExecution.status == Status.ERROR.value)
+            )
+            .order_by(NodeExecution.position.desc())
+        )
+        for run_id, node_id, name, message in tuple_rows(nodes):  # lowest position is written last
+            first_failed[run_id] = (node_id, name, message)
+    groups: dict[tuple[str, str | None, str], list[tuple[str, int]]] = defaultdict(list)
+    names: dict[tuple[str, str | None, str], str | None] = {}
+    for run_id, workflow_id, started_at, run_message in runs:
+        node_id, name, message = first_failed.get(run_id) or (None, None, None)
+        key = (workflow_id, node_id, normalise_error(message or run_message))
+        groups[key].append((run_id, started_at))
+        names.setdefault(key, name)
+    result = [
+        FailureGroup(
+            workflow_id=key[0],
+            node_id=key[1],
+            node_name=names[key],
+            error=key[2],
+            count=len(members),
+            first_seen=min(t for _, t in members),
+            last_seen=max(t for _, t in members),
+            run_ids=tuple(r for r, _ in members),
+        )
+        for key, members in groups.items()
+    ]
+    return sorted(result, key=lambda g: (-g.count, -g.last_seen))
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    day: str
+    project_id: str | None
+    workflow_id: str
+    model: str | None
+    calls: int
+    tokens: int
+    cost_usd: float
+
+
+def llm_usage_by_day(where: RunFilter = RunFilter()) -> list[UsageRow]:  # noqa: B008
+    """Tokens and cost of LLM calls per day, project, workflow and model."""
+    epoch_day = (Run.started_at / DAY_MS).alias("epoch_day")  # integer division on both backends
+    query = where.apply(
+        NodeExecution.select(
+            epoch_day,
+            Run.project_id,
+            Run.workflow_id,
+            NodeExecution.llm_model,
+            fn.COUNT(NodeExecution.id),
+            fn.SUM(NodeExecution.total_tokens),
+            fn.SUM(NodeExecution.cost_usd),
+        ).join(Run)
+    )
+    rows = tuple_rows(
+        query.where(
+            NodeExecution.llm_model.is_null(False) | NodeExecution.total_tokens.is_null(False)
+        )
+        .group_by(SQL("epoch_day"), Run.project_id, Run.workflow_id, NodeExecution.llm_model)
+        .order_by(SQL("epoch_day"), Run.project_id, Run.workflow_id, NodeExecution.llm_model)
+    )
+    return [
+        UsageRow(
+            day=_day(int(day) * DAY_MS),
+            project_id=project,
+            workflow_id=workflow,
+            model=model,
+            calls=calls,
+            tokens=int(tokens or 0),
+            cost_usd=float(cost or 0),
+        )
+        for day, project, workflow, model, calls, tokens, cost in rows
+    ]
