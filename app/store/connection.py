@@ -17,6 +17,8 @@ from app.store.schema import SchemaError, ensure_schema
 BUSY_TIMEOUT_MS = 5000
 
 SQLITE_PRAGMAS = {
+    # Only takes effect on a new, empty file: freed pages can then be returned in steps.
+    "auto_vacuum": "incremental",
     "journal_mode": "wal",
     # FULL: a commit is on disk before the receiver answers 2xx, even across power loss.
     "synchronous": "full",
