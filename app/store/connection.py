@@ -17,8 +17,6 @@ from app.store.schema import SchemaError, ensure_schema
 BUSY_TIMEOUT_MS = 5000
 
 SQLITE_PRAGMAS = {
-    # Only takes effect on a new, empty file: freed pages can then be returned in steps.
-    "auto_vacuum": "incremental",
     "journal_mode": "wal",
     # FULL: a commit is on disk before the receiver answers 2xx, even across power loss.
     "synchronous": "full",
@@ -43,7 +41,15 @@ def open_database(path: Path) -> SqliteDatabase:
     else:
         database = SqliteDatabase(str(path), pragmas=SQLITE_PRAGMAS, check_same_thread=False)
         db.initialize(database)
+    is_new = not path.exists() or path.stat().st_size == 0
     try:
+        if is_new:
+            # Only a new file can get incremental auto-vacuum (freed pages given back in
+            # steps), and only before its first table and before WAL mode is set.
+            with sqlite3.connect(path) as bootstrap:
+                bootstrap.execute("PRAGMA auto_vacuum = incremental")
+                bootstrap.execute("VACUUM")
+            bootstrap.close()
         database.connect(reuse_if_open=True)
         ensure_schema(database, sqlite_path=path)
     except SchemaError as exc:
