@@ -15,6 +15,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationError,
     field_validator,
 )
@@ -155,18 +156,40 @@ def _path(loc: tuple[int | str, ...]) -> str:
     return path
 
 
+MAX_BATCH = 1000
+_BATCH = TypeAdapter(Annotated[list[ExecutionReport], Field(min_length=1, max_length=MAX_BATCH)])
+
+
+def _report_error(exc: ValidationError) -> ReportError:
+    details = [
+        {"path": _path(err["loc"]) or "$", "message": err["msg"].removeprefix("Value error, ")}
+        for err in exc.errors()
+    ]
+    invalid_json = any(err["type"] == "json_invalid" for err in exc.errors())
+    message = "body is not valid JSON" if invalid_json else "invalid execution report"
+    return ReportError(message, details)
+
+
 def parse_report(body: bytes) -> ExecutionReport:
     """Decode and validate one report; raise ReportError naming every bad field."""
     try:
         return ExecutionReport.model_validate_json(body)
     except ValidationError as exc:
-        details = [
-            {"path": _path(err["loc"]) or "$", "message": err["msg"].removeprefix("Value error, ")}
-            for err in exc.errors()
-        ]
-        invalid_json = any(err["type"] == "json_invalid" for err in exc.errors())
-        message = "body is not valid JSON" if invalid_json else "invalid execution report"
-        raise ReportError(message, details) from None
+        raise _report_error(exc) from None
+
+
+def is_batch(body: bytes) -> bool:
+    return body.lstrip()[:1] == b"["
+
+
+def parse_reports(body: bytes) -> list[ExecutionReport]:
+    """One report, or a JSON array of 1 to MAX_BATCH reports (paths then start `[i]`)."""
+    if not is_batch(body):
+        return [parse_report(body)]
+    try:
+        return _BATCH.validate_json(body)
+    except ValidationError as exc:
+        raise _report_error(exc) from None
 
 
 def _millis(moment: datetime | None) -> int | None:
@@ -343,13 +366,30 @@ def to_record(report: ExecutionReport) -> RunRecord:
 
 
 def decode_report(body: bytes) -> RunRecord:
-    """Bytes of a POST body to the record the store keeps, or ReportError."""
-    report = parse_report(body)
+    """Bytes of a POST body holding one report to the record the store keeps, or ReportError."""
+    return _to_record_checked(parse_report(body), prefix="")
+
+
+def decode_reports(body: bytes) -> list[RunRecord]:
+    """A POST body holding one report or an array of them; all valid, or ReportError."""
+    reports = parse_reports(body)
+    batch = is_batch(body)
+    return [
+        _to_record_checked(report, prefix=f"[{index}]." if batch else "")
+        for index, report in enumerate(reports)
+    ]
+
+
+def _to_record_checked(report: ExecutionReport, prefix: str) -> RunRecord:
     try:
         return to_record(report)
-    except ReportError:
+    except ReportError as error:
+        for detail in error.details:
+            detail["path"] = (
+                prefix + detail["path"] if detail["path"] != "$" else (prefix.rstrip(".") or "$")
+            )
         raise
     except ValueError as exc:  # NaN or Infinity inside a payload: not JSON, not storable
         raise ReportError(
-            "invalid execution report", [{"path": "$", "message": str(exc)}]
+            "invalid execution report", [{"path": prefix.rstrip(".") or "$", "message": str(exc)}]
         ) from None

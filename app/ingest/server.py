@@ -20,7 +20,7 @@ from typing import Any
 from peewee import OperationalError
 
 from app import __version__
-from app.ingest.report import ReportError, decode_report
+from app.ingest.report import ReportError, decode_reports, is_batch
 from app.ingest.writer import ReportWriter, WriterBusy, WriterStopped
 
 log = logging.getLogger(__name__)
@@ -129,16 +129,18 @@ class _Handler(BaseHTTPRequestHandler):
     def _post_execution(self) -> tuple[HTTPStatus, dict[str, Any]]:
         body = self._read_json_body()
         try:
-            record = decode_report(body)
+            records = decode_reports(body)
         except ReportError as error:
             raise _HttpError(HTTPStatus.BAD_REQUEST, error.message, details=error.details) from None
         try:
-            self.server.writer.write([record])
+            self.server.writer.write(records)  # one transaction: all stored or none
         except (WriterBusy, WriterStopped, OperationalError) as busy:
             unavailable = _HttpError(HTTPStatus.SERVICE_UNAVAILABLE, f"not stored: {busy}; retry")
             unavailable.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
             raise unavailable from None
-        return HTTPStatus.CREATED, {"id": record.id}
+        if is_batch(body):
+            return HTTPStatus.CREATED, {"ids": [record.id for record in records]}
+        return HTTPStatus.CREATED, {"id": records[0].id}
 
     # -- plumbing ---------------------------------------------------------------------
     def _reply(

@@ -144,3 +144,37 @@ def test_port_in_use_is_reported(ingest: Any) -> None:
     second = Receiver(ReportWriter(), port=ingest.receiver.port)
     with pytest.raises(OSError):
         second.start()
+
+
+def test_batch_is_stored_whole(ingest: Any) -> None:
+    batch = [make_report(f"b{i}", startedAt=f"2026-11-2{i}T10:00:00Z") for i in range(3)]
+    status, body, _ = post_json(ingest.url, "/api/executions", batch)
+    assert status == 201 and body == {"ids": ["b0", "b1", "b2"]}
+    assert queries.count_runs() == 3
+
+
+def test_batch_with_one_bad_report_stores_nothing(ingest: Any) -> None:
+    bad = make_report("b1")
+    bad["nodeExecutions"][0]["status"] = "exploded"
+    status, body, _ = post_json(ingest.url, "/api/executions", [make_report("b0"), bad])
+    assert status == 400
+    assert [d["path"] for d in body["details"]] == ["[1].nodeExecutions[0].status"]
+    assert queries.count_runs() == 0
+
+
+def test_batch_limits(ingest: Any) -> None:
+    assert post_json(ingest.url, "/api/executions", [])[0] == 400
+    too_many = [make_report(f"r{i}", nodeExecutions=[]) for i in range(1001)]
+    status, body, _ = post_json(ingest.url, "/api/executions", too_many)
+    assert status == 400 and "1000" in body["details"][0]["message"]
+    assert queries.count_runs() == 0
+
+
+def test_same_id_twice_in_a_batch_keeps_the_last(ingest: Any) -> None:
+    batch = [
+        make_report("r", status="running", nodeExecutions=[]),
+        make_report("r", status="success"),
+    ]
+    assert post_json(ingest.url, "/api/executions", batch)[0] == 201
+    detail = queries.get_run("r")
+    assert detail is not None and detail.summary.status.value == "success"
