@@ -132,6 +132,8 @@ def get_run(run_id: str) -> RunDetail | None:
             total_tokens=n["total_tokens"],
             cost_usd=n["cost_usd"],
             finish_reason=n["finish_reason"],
+            prompt_tokens=n["prompt_tokens"],
+            completion_tokens=n["completion_tokens"],
         )
         for n in dict_rows(
             NodeExecution.select()

@@ -149,6 +149,8 @@ class NodeSummary:
     total_tokens: int | None = None
     cost_usd: float | None = None
     finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
 
     @property
     def label(self) -> str:
