@@ -19,6 +19,7 @@ from app.config import (
     ConfigError,
     Settings,
     resolve_settings,
+    spool_dir,
 )
 
 
@@ -76,7 +77,10 @@ def _serve(settings: Settings) -> int:
         print(f"hindsight: {exc}", file=sys.stderr)
         return 1
     service = IngestService(
-        settings.host, settings.port, stale_after_hours=settings.stale_after_hours
+        settings.host,
+        settings.port,
+        stale_after_hours=settings.stale_after_hours,
+        spool=spool_dir(),
     )
     try:
         service.start()

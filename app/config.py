@@ -17,6 +17,7 @@ DEFAULT_HOST = "127.0.0.1"
 DB_ENV = "HINDSIGHT_DB"
 PORT_ENV = "HINDSIGHT_PORT"
 STALE_ENV = "HINDSIGHT_STALE_AFTER"
+SPOOL_ENV = "HINDSIGHT_SPOOL_DIR"
 DEFAULT_STALE_AFTER_HOURS = 24.0
 
 
@@ -30,6 +31,12 @@ def user_data_dir() -> Path:
 
 def default_database_path() -> Path:
     return user_data_dir() / "history.db"
+
+
+def spool_dir() -> Path:
+    """Where reporters leave reports they could not deliver (the reporter reads the same)."""
+    configured = os.environ.get(SPOOL_ENV)
+    return Path(configured).expanduser() if configured else user_data_dir() / "spool"
 
 
 @dataclass(frozen=True)

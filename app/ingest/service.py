@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 from app.config import DEFAULT_STALE_AFTER_HOURS
 from app.ingest.server import Receiver
+from app.ingest.spool import ingest_spool
 from app.ingest.writer import ReportWriter
 from app.store.connection import close_database
 from app.store.writes import interrupt_stale_runs
 
 log = logging.getLogger(__name__)
 
-HOUSEKEEPING_INTERVAL_SECONDS = 300.0
+STALE_CHECK_SECONDS = 300.0
+SPOOL_CHECK_SECONDS = 5.0
 
 
 class IngestService:
@@ -25,11 +29,13 @@ class IngestService:
         port: int,
         on_committed: Callable[[list[str]], None] | None = None,
         stale_after_hours: float = DEFAULT_STALE_AFTER_HOURS,
-        housekeeping_interval: float = HOUSEKEEPING_INTERVAL_SECONDS,
+        spool: Path | None = None,
+        spool_interval: float = SPOOL_CHECK_SECONDS,
     ) -> None:
         self._on_committed = on_committed
         self._stale_after_ms = int(stale_after_hours * 3_600_000)
-        self._interval = housekeeping_interval
+        self._spool = spool
+        self._spool_interval = spool_interval
         self._stopping = threading.Event()
         self._housekeeper = threading.Thread(
             target=self._housekeep, name="hindsight-housekeeping", daemon=True
@@ -49,24 +55,38 @@ class IngestService:
         self._housekeeper.start()
 
     def stop(self) -> None:
+        # Housekeeping first: a spool pass in progress finishes (and removes the files it
+        # stored) while the writer still accepts its last reports.
         self._stopping.set()
+        if self._housekeeper.is_alive():
+            self._housekeeper.join(30)
         self.receiver.stop()
         self.writer.stop()
-        if self._housekeeper.is_alive():
-            self._housekeeper.join(10)
 
     def _housekeep(self) -> None:
-        """At start-up and then periodically: runs that stopped reporting become interrupted."""
+        """At start-up and then periodically: pick up spooled reports (every few seconds) and
+        mark runs that stopped reporting as interrupted (every few minutes)."""
+        next_stale_check = 0.0
         try:
             while not self._stopping.is_set():
-                try:
-                    changed = interrupt_stale_runs(self._stale_after_ms)
-                except Exception:
-                    log.exception("housekeeping failed; retrying at the next interval")
-                else:
-                    if changed and self._on_committed is not None:
-                        self._on_committed(changed)
+                if self._spool is not None:
+                    try:
+                        ingest_spool(self._spool, self.writer, self._stopping)
+                    except Exception:
+                        log.exception("spool pick-up failed; retrying at the next pass")
+                if time.monotonic() >= next_stale_check:
+                    next_stale_check = time.monotonic() + STALE_CHECK_SECONDS
+                    self._interrupt_stale_runs()
                 self.housekeeping_passes += 1
-                self._stopping.wait(self._interval)
+                self._stopping.wait(self._spool_interval)
         finally:
             close_database()
+
+    def _interrupt_stale_runs(self) -> None:
+        try:
+            changed = interrupt_stale_runs(self._stale_after_ms)
+        except Exception:
+            log.exception("marking stale runs failed; retrying at the next interval")
+            return
+        if changed and self._on_committed is not None:
+            self._on_committed(changed)

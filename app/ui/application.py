@@ -8,7 +8,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app import __version__
-from app.config import APP_NAME, Settings
+from app.config import APP_NAME, Settings, spool_dir
 from app.ingest.service import IngestService
 from app.store.connection import StoreError, close_database, open_database
 from app.ui.main_window import MainWindow
@@ -31,6 +31,7 @@ class DesktopSession:
             settings.port,
             on_committed=self._bridge.committed.emit,
             stale_after_hours=settings.stale_after_hours,
+            spool=spool_dir(),
         )
         problem = None
         try:
