@@ -16,12 +16,15 @@ from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, unquote
 
 from peewee import OperationalError
 
 from app import __version__
+from app.ingest import read_api
 from app.ingest.report import ReportError, decode_reports, is_batch
 from app.ingest.writer import ReportWriter, WriterBusy, WriterStopped
+from app.store.models import db
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
+    _query = ""
     protocol_version = "HTTP/1.1"
     timeout = READ_TIMEOUT_SECONDS  # idle or slow connections cannot hold a thread forever
 
@@ -62,19 +66,31 @@ class _Handler(BaseHTTPRequestHandler):
         return f"Hindsight/{__version__}"
 
     # -- dispatch ---------------------------------------------------------------------
-    def _routes(self) -> dict[str, dict[str, Callable[[], tuple[HTTPStatus, dict[str, Any]]]]]:
-        return {
+    def _route(self, path: str) -> dict[str, Callable[[], tuple[HTTPStatus, Any]]]:
+        """The handlers by method for a path; `/api/executions/{id}` carries the run id."""
+        exact: dict[str, dict[str, Callable[[], tuple[HTTPStatus, Any]]]] = {
             "/api/health": {"GET": self._health},
-            "/api/executions": {"POST": self._post_execution},
+            "/api/executions": {
+                "POST": self._post_execution,
+                "GET": self._read(read_api.list_executions),
+            },
+            "/api/workflows": {"GET": self._read(read_api.list_workflows)},
+            "/api/stats": {"GET": self._read(read_api.get_stats)},
         }
+        if path in exact:
+            return exact[path]
+        prefix = "/api/executions/"
+        segment = path[len(prefix) :] if path.startswith(prefix) else ""
+        if segment and "/" not in segment:  # ids may contain an encoded slash (%2F)
+            run_id = unquote(segment)
+            return {"GET": lambda: self._get_execution(run_id)}
+        raise _HttpError(HTTPStatus.NOT_FOUND, f"no such endpoint: {path}")
 
     def _dispatch(self) -> None:
         try:
             self._check_caller()
-            path = self.path.split("?", 1)[0]
-            methods = self._routes().get(path)
-            if methods is None:
-                raise _HttpError(HTTPStatus.NOT_FOUND, f"no such endpoint: {path}")
+            path, _, self._query = self.path.partition("?")
+            methods = self._route(path)
             handler = methods.get(self.command)
             if handler is None:
                 error = _HttpError(
@@ -142,10 +158,32 @@ class _Handler(BaseHTTPRequestHandler):
             return HTTPStatus.CREATED, {"ids": [record.id for record in records]}
         return HTTPStatus.CREATED, {"id": records[0].id}
 
+    def _read(
+        self, handler: Callable[[read_api.Params], Any]
+    ) -> Callable[[], tuple[HTTPStatus, Any]]:
+        def answer() -> tuple[HTTPStatus, Any]:
+            params = parse_qs(self._query, keep_blank_values=True)
+            try:
+                with db.connection_context():  # request threads come and go
+                    return HTTPStatus.OK, handler(params)
+            except read_api.QueryError as error:
+                raise _HttpError(
+                    HTTPStatus.BAD_REQUEST,
+                    f"invalid query parameter {error.parameter}",
+                    details=[{"path": error.parameter, "message": error.message}],
+                ) from None
+
+        return answer
+
+    def _get_execution(self, run_id: str) -> tuple[HTTPStatus, Any]:
+        try:
+            with db.connection_context():
+                return HTTPStatus.OK, read_api.get_execution(run_id)
+        except read_api.NotFound as missing:
+            raise _HttpError(HTTPStatus.NOT_FOUND, str(missing)) from None
+
     # -- plumbing ---------------------------------------------------------------------
-    def _reply(
-        self, status: HTTPStatus, body: dict[str, Any], headers: dict[str, str] | None = None
-    ) -> None:
+    def _reply(self, status: HTTPStatus, body: Any, headers: dict[str, str] | None = None) -> None:
         payload = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
