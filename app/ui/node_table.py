@@ -5,42 +5,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
 from app.store.records import NodeSummary
 from app.ui.formatting import STATUS_COLOURS, format_duration
+from app.ui.record_table import Index, RecordTableModel
 
 NODE_ROLE = Qt.ItemDataRole.UserRole + 1
 
-_Index = QModelIndex | QPersistentModelIndex
 
-
-class NodeTableModel(QAbstractTableModel):
+class NodeTableModel(RecordTableModel[NodeSummary]):
     COL_STATUS, COL_NAME, COL_TYPE, COL_DURATION = range(4)
     _HEADERS = ("Status", "Node", "Type", "Duration")
 
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._nodes: list[NodeSummary] = []
-
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._nodes)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self._HEADERS[section]
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._nodes):
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        node = self.row_at(index)
+        if node is None:
             return None
-        node = self._nodes[index.row()]
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return (
@@ -58,12 +40,12 @@ class NodeTableModel(QAbstractTableModel):
         return None
 
     def node_at(self, row: int) -> NodeSummary:
-        return self._nodes[row]
+        return self._rows[row]
 
     def row_of(self, node_pk: int) -> int | None:
-        return next((i for i, n in enumerate(self._nodes) if n.pk == node_pk), None)
+        return next((i for i, n in enumerate(self._rows) if n.pk == node_pk), None)
 
     def set_nodes(self, nodes: Sequence[NodeSummary]) -> None:
         self.beginResetModel()
-        self._nodes = list(nodes)
+        self._rows = list(nodes)
         self.endResetModel()

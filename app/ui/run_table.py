@@ -5,48 +5,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QColor
 
 from app.store.records import RunSummary
 from app.ui.formatting import STATUS_COLOURS, format_duration, format_timestamp
+from app.ui.record_table import Index, RecordTableModel
 
 RUN_ROLE = Qt.ItemDataRole.UserRole + 1  # the RunSummary of a row
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2  # the raw value a column sorts by
-
-_Index = QModelIndex | QPersistentModelIndex
 
 
 def _order_key(run: RunSummary) -> tuple[int, str]:
     return (run.started_at, run.id)
 
 
-class RunTableModel(QAbstractTableModel):
+class RunTableModel(RecordTableModel[RunSummary]):
     COL_STATUS, COL_WORKFLOW, COL_STARTED, COL_DURATION, COL_NODES, COL_FAILED = range(6)
     _HEADERS = ("Status", "Workflow", "Started", "Duration", "Nodes", "Failed node")
 
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._rows: list[RunSummary] = []
-
-    # -- Qt model API -------------------------------------------------------------------
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self._HEADERS[section]
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        run = self.row_at(index)
+        if run is None:
             return None
-        run = self._rows[index.row()]
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(run, column)

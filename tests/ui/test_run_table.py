@@ -58,3 +58,30 @@ def test_display_text(qtbot: Any) -> None:
     assert model.index(0, RunTableModel.COL_DURATION).data() == "1.50 s"
     assert model.index(0, RunTableModel.COL_NODES).data() == "3"
     assert model.index(0, RunTableModel.COL_WORKFLOW).data() == "Workflow"
+
+
+def test_node_model_passes_qt_model_tester(qtmodeltester: Any) -> None:
+    from app.store.records import NodeSummary
+    from app.ui.node_table import NodeTableModel
+
+    model = NodeTableModel()
+    model.set_nodes(
+        [
+            NodeSummary(
+                pk=i,
+                position=i,
+                node_id=f"n{i}",
+                node_name="",
+                node_type="code",
+                status=Status.ERROR if i else Status.SUCCESS,
+                started_at=None,
+                completed_at=None,
+                duration_ms=i * 10,
+                error_message=None,
+            )
+            for i in range(3)
+        ]
+    )
+    qtmodeltester.check(model)
+    assert model.index(1, NodeTableModel.COL_NAME).data() == "n1"
+    assert model.index(2, NodeTableModel.COL_DURATION).data() == "20 ms"
