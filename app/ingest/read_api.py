@@ -138,14 +138,13 @@ def get_execution(run_id: str) -> dict[str, Any]:
 
 def list_workflows(params: Params) -> dict[str, Any]:
     where = run_filter(params)
-    last = {w.workflow_id: w for w in queries.list_workflows()}
     items = []
     for workflow in stats.workflow_stats(where):
         newest = queries.list_runs(limit=1, where=RunFilter(workflow_id=workflow.workflow_id))
         items.append(
             {
                 "workflowId": workflow.workflow_id,
-                "workflowName": workflow.workflow_name or last[workflow.workflow_id].workflow_name,
+                "workflowName": workflow.workflow_name,
                 "runCount": workflow.runs,
                 "successRate": workflow.success_rate,
                 "lastRun": summary_json(newest[0]) if newest else None,

@@ -7,10 +7,12 @@ days") plus "always keep the newest N runs of every workflow", which no rule ove
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from peewee import JOIN, SqliteDatabase, fn
 
 from app.store.models import LogEntry, LogPayload, NodeExecution, NodePayload, Run, RunPayload, db
+from app.store.rows import tuple_rows
 from app.store.status import Status
 from app.store.writes import delete_runs
 
@@ -42,7 +44,7 @@ class PurgePlan:
     payload_bytes: int  # bytes of stored payload text the purge frees (before compaction)
 
 
-def _ranked_runs() -> object:
+def _ranked_runs() -> Any:
     """Every run with its rank among its workflow's runs, newest first (1 = newest)."""
     return Run.select(
         Run.id,
@@ -57,7 +59,7 @@ def _ranked_runs() -> object:
 def runs_to_purge(policy: RetentionPolicy, now_ms: int) -> list[str]:
     if not policy.rules:
         return []
-    ranked = _ranked_runs().alias("ranked")  # type: ignore[attr-defined]
+    ranked = _ranked_runs().alias("ranked")
     query = Run.select(ranked.c.id).from_(ranked)
     matches = None
     for rule in policy.rules:
@@ -68,7 +70,7 @@ def runs_to_purge(policy: RetentionPolicy, now_ms: int) -> list[str]:
     query = query.where(matches & (ranked.c.rank > policy.keep_last))
     # Oldest first, so an interrupted purge has removed the oldest runs.
     query = query.order_by(ranked.c.started_at, ranked.c.id)
-    return [row[0] for row in query.tuples()]  # type: ignore[index]
+    return [row[0] for row in tuple_rows(query)]
 
 
 def _payload_bytes(run_ids: list[str]) -> int:
