@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from peewee import SqliteDatabase, fn
 
 from app.store.connection import write_transaction
+from app.store.filters import RunFilter
 from app.store.models import (
     Artifact,
     ArtifactPayload,
@@ -259,18 +260,32 @@ def clear_workflow(workflow_id: str) -> int:
 
     Deletes a chunk per transaction so that reports keep being stored meanwhile.
     """
+    return delete_matching(RunFilter(workflow_id=workflow_id))
+
+
+def delete_matching(
+    where: RunFilter, on_progress: Callable[[int], bool] | None = None
+) -> int:
+    """Delete every run the filter selects, a chunk per transaction; return the count.
+
+    Short transactions keep the write lock free for ingest between chunks. `on_progress`
+    gets the running total after each chunk and may return False to stop early (the runs
+    already deleted stay deleted).
+    """
     deleted = 0
     while True:
         with write_transaction():
-            ids = [
-                run.id
-                for run in Run.select(Run.id)
-                .where(Run.workflow_id == workflow_id)
-                .limit(_IDS_PER_DELETE)
-            ]
+            ids = [row.id for row in where.apply(Run.select(Run.id)).limit(_IDS_PER_DELETE)]
             if not ids:
                 return deleted
             deleted += _delete_ids(ids)
+        if on_progress is not None and on_progress(deleted) is False:
+            return deleted
+
+
+def delete_all(on_progress: Callable[[int], bool] | None = None) -> int:
+    """Empty the history, in chunks like `delete_matching`; return how many runs went."""
+    return delete_matching(RunFilter(), on_progress)
 
 
 def interrupt_stale_runs(stale_after_ms: int, now_ms: int | None = None) -> list[str]:
