@@ -41,7 +41,9 @@ def _audit(db: Path, acknowledged: set[str]) -> CrashRound:
         }
     finally:
         connection.close()
-    half = sum(1 for declared, nodes, payloads in stored.values() if not declared == nodes == payloads)
+    half = sum(
+        1 for declared, nodes, payloads in stored.values() if not declared == nodes == payloads
+    )
     present = sum(1 for run_id in acknowledged if run_id in stored and stored[run_id][1] == 2)
     return CrashRound(len(acknowledged), present, half, integrity)
 
