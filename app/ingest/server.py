@@ -55,6 +55,10 @@ class _Handler(BaseHTTPRequestHandler):
     _query = ""
     protocol_version = "HTTP/1.1"
     timeout = READ_TIMEOUT_SECONDS  # idle or slow connections cannot hold a thread forever
+    # Errors the stdlib answers itself (malformed request line, oversized headers) in JSON
+    # too; it HTML-escapes the message, so no quote can break the string.
+    error_content_type = "application/json"
+    error_message_format = '{"error": "%(message)s", "code": %(code)d}'
 
     def setup(self) -> None:
         super().setup()
@@ -108,6 +112,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "internal error"})
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _dispatch
+
+    def __getattr__(self, name: str) -> Any:
+        # The stdlib answers any other method (TRACE, CONNECT, made-up ones) with an HTML 501;
+        # route them like the rest so they get the same checks and a JSON 403/404/405.
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(name)
 
     # -- checks -----------------------------------------------------------------------
     def _check_caller(self) -> None:
