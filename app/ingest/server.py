@@ -45,6 +45,8 @@ class _HttpError(Exception):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # The stdlib's backlog of 5 makes the 6th simultaneous connect wait for a SYN retry (1 s).
+    request_queue_size = socket.SOMAXCONN
     writer: ReportWriter
     max_body: int
     allowed_hosts: frozenset[str]
