@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from app.commands import output
-from app.commands.confirm import confirm
+from app.commands.confirm import confirm_deletion
 from app.commands.database import open_existing
 from app.commands.errors import UsageError
 from app.commands.selection import parse_statuses
@@ -58,7 +58,7 @@ def run_purge(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     # A person at a terminal is asked; a scheduled job (no terminal) runs the policy as given.
     interactive = sys.stdin.isatty() and not args.yes
-    if interactive and not confirm(f"Delete {summary}?", assume_yes=False):
+    if interactive and not confirm_deletion(summary, assume_yes=False):
         print("Nothing deleted.")
         return 1
     before = _file_bytes(settings.db_path)

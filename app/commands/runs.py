@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import IO
 
 from app.commands import output
-from app.commands.confirm import confirm
+from app.commands.confirm import confirm_deletion
 from app.commands.database import open_existing, open_or_create
 from app.commands.errors import CommandFailed, UsageError
 from app.commands.run_view import render_run
@@ -161,7 +161,7 @@ def delete_runs(args: argparse.Namespace, settings: Settings) -> int:
         if missing:
             raise UsageError(f"no run with id {', '.join(map(repr, missing))}; nothing deleted")
         what = f"{len(ids)} run{'s' if len(ids) != 1 else ''}"
-        if not confirm(f"Delete {what}? This cannot be undone.", args.yes):
+        if not confirm_deletion(what, args.yes):
             print("Nothing deleted.")
             return 1
         deleted = writes.delete_runs(ids)
@@ -174,7 +174,7 @@ def delete_runs(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         scope = f" of workflow {workflow}" if workflow else " (the whole history)"
         what = f"{total} run{'s' if total != 1 else ''}{scope}"
-        if not confirm(f"Delete {what}? This cannot be undone.", args.yes):
+        if not confirm_deletion(what, args.yes):
             print("Nothing deleted.")
             return 1
         deleted = writes.delete_matching(where)
