@@ -186,6 +186,7 @@ def _add_history_commands(
         "--dry-run", action="store_true", help="list what would go and the bytes freed"
     )
     purge.add_argument("--yes", "-y", action="store_true", help="do not ask")
+    purge.add_argument("--json", action="store_true", help="print counts, bytes and run ids")
     purge.set_defaults(**_handler("purge", "run_purge"))
 
     demo = commands.add_parser(

@@ -45,6 +45,17 @@ def run_purge(args: argparse.Namespace, settings: Settings) -> int:
     now = now_ms()
     plan = plan_purge(policy, now)
     count = len(plan.run_ids)
+    facts = {
+        "dryRun": args.dry_run,
+        "runs": count,
+        "nodes": plan.nodes,
+        "logs": plan.logs,
+        "payloadBytes": plan.payload_bytes,
+        "runIds": list(plan.run_ids),
+    }
+    if args.json and (args.dry_run or count == 0):
+        output.print_json(facts)
+        return 0
     if count == 0:
         print(f"Nothing to purge: no {_describe(args)}.")
         return 0
@@ -58,6 +69,8 @@ def run_purge(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     # A person at a terminal is asked; a scheduled job (no terminal) runs the policy as given.
     interactive = sys.stdin.isatty() and not args.yes
+    if interactive and args.json:
+        raise UsageError("purge --json at a terminal needs --yes (or --dry-run)")
     if interactive and not confirm_deletion(summary, assume_yes=False):
         print("Nothing deleted.")
         return 1
@@ -65,6 +78,11 @@ def run_purge(args: argparse.Namespace, settings: Settings) -> int:
     deleted = purge(policy, now)
     reclaim_space()
     after = _file_bytes(settings.db_path)
+    if args.json:
+        output.print_json(
+            {**facts, "runs": deleted, "fileBytesBefore": before, "fileBytesAfter": after}
+        )
+        return 0
     print(
         f"Deleted {deleted} run{'s' if deleted != 1 else ''}; the database went from "
         f"{output.size(before)} to {output.size(after)}."

@@ -98,7 +98,12 @@ def _failure(node: NodeSummary) -> list[str]:
 
 def _run_error(detail: RunDetail) -> list[str]:
     where = f" (node {detail.error_node_id})" if detail.error_node_id else ""
-    lines = ["", f"Run error{where}:", output.indent(detail.error_message or "(no message)")]
+    lines = [
+        "",
+        f"Run error{where}",
+        "  error:",
+        output.indent(detail.error_message or "(no message)"),
+    ]
     if detail.error_stack:
         lines += ["  stack:", output.indent(detail.error_stack.rstrip())]
     return lines

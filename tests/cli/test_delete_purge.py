@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import sqlite3
@@ -175,3 +176,29 @@ def test_purge_errors(hindsight: Hindsight, history: Path, args: list[str], mess
     result = hindsight("purge", *args, "--db", str(history))
     assert result.returncode == 2 and message in result.stderr
     assert len(_remaining()) == 12
+
+
+def test_purge_json_for_scripts(hindsight: Hindsight, history: Path) -> None:
+    dry = hindsight(
+        "purge",
+        "--older-than",
+        "3d",
+        "--status",
+        "error",
+        "--dry-run",
+        "--json",
+        "--db",
+        str(history),
+    )
+    assert dry.returncode == 0, dry.stderr
+    facts = json.loads(dry.stdout)
+    assert facts["dryRun"] is True and facts["runIds"] == ["inv-4"]
+    assert (facts["runs"], facts["nodes"], facts["logs"]) == (1, 2, 0)
+    assert facts["payloadBytes"] > 0 and "inv-4" in _remaining()
+    real = hindsight(
+        "purge", "--older-than", "3d", "--status", "error", "--json", "--db", str(history)
+    )
+    assert real.returncode == 0, real.stderr
+    done = json.loads(real.stdout)
+    assert done["dryRun"] is False and done["runs"] == 1 and done["fileBytesAfter"] > 0
+    assert "inv-4" not in _remaining()
