@@ -1,0 +1,22 @@
+"""`hindsight demo`: the command-line face of app.demo."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from app.commands.errors import CommandFailed
+from app.config import Settings
+from app.demo import URL_ENV, run_demo
+from app.store.connection import StoreError
+
+
+def run_demo_command(args: argparse.Namespace, settings: Settings) -> int:
+    # The receiver this installation would run (--port, $HINDSIGHT_PORT) unless told otherwise.
+    url = args.url or os.environ.get(URL_ENV) or settings.receiver_url
+    try:
+        result = run_demo(url=url, db_path=settings.db_path)
+    except StoreError as error:
+        raise CommandFailed(str(error)) from None
+    print(result.describe())
+    return 0
