@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import signal
 import sys
@@ -13,6 +14,7 @@ from types import FrameType
 from app import __version__
 from app.config import (
     DB_ENV,
+    DEFAULT_HOST,
     DEFAULT_PORT,
     PORT_ENV,
     STALE_ENV,
@@ -58,30 +60,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"hindsight {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser(
+    serve = commands.add_parser(
         "serve",
         parents=[common],
         help="run the receiver without a window until interrupted",
         description="Receive execution reports on 127.0.0.1 and store them; stop with Ctrl+C.",
     )
+    serve.add_argument(
+        "--listen",
+        metavar="ADDR",
+        default=DEFAULT_HOST,
+        help=f"address to listen on (default: {DEFAULT_HOST}); beyond loopback, e.g. 0.0.0.0, "
+        "every request must carry the token from the token file",
+    )
     return parser
 
 
 def _serve(settings: Settings) -> int:
+    from app.ingest.auth import TokenError, is_loopback, token_path
     from app.ingest.service import IngestService
     from app.store.connection import StoreError, close_database, open_database
+    from app.store.failures import read_only_reason
 
+    read_only = read_only_reason(settings.db_path)
+    if read_only is not None:
+        print(f"hindsight: cannot store reports: {read_only}", file=sys.stderr)
+        return 1
     try:
         open_database(settings.db_path)
     except StoreError as exc:
         print(f"hindsight: {exc}", file=sys.stderr)
         return 1
-    service = IngestService(
-        settings.host,
-        settings.port,
-        stale_after_hours=settings.stale_after_hours,
-        spool=spool_dir(),
-    )
+    try:
+        service = IngestService(
+            settings.host,
+            settings.port,
+            stale_after_hours=settings.stale_after_hours,
+            spool=spool_dir(),
+        )
+    except TokenError as exc:
+        print(f"hindsight: {exc}", file=sys.stderr)
+        close_database()
+        return 1
     try:
         service.start()
     except OSError as exc:
@@ -101,6 +121,8 @@ def _serve(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     print(f"Hindsight {__version__} receiving on {service.url}/api/executions", flush=True)
     print(f"Database: {settings.db_path}", flush=True)
+    if not is_loopback(settings.host):
+        print(f"Token required (Authorization: Bearer ...): see {token_path()}", flush=True)
     stop.wait()
     service.stop()
     close_database()
@@ -121,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"hindsight: {exc}", file=sys.stderr)
         return 2
     if args.command == "serve":
-        return _serve(settings)
+        return _serve(dataclasses.replace(settings, host=args.listen))
     from app.ui.application import run_gui  # Qt is imported only when a window is wanted
 
     return run_gui(settings)

@@ -1,14 +1,17 @@
 """What kind of database trouble an error is, so callers can say something useful.
 
-peewee wraps the driver's exception and keeps it as the first argument. SQLite's result codes
-(Python 3.11+ exposes them as `sqlite_errorcode`) and PostgreSQL's SQLSTATE (`pgcode`,
-`sqlstate`) tell locked, full and read-only apart without matching message text.
+peewee re-raises the driver's exception as its own, keeping the original in the chain.
+SQLite's result codes (Python 3.11+ exposes them as `sqlite_errorcode`) and PostgreSQL's
+SQLSTATE (`pgcode`, `sqlstate`) tell locked, full and read-only apart without matching
+message text.
 """
 
 from __future__ import annotations
 
 import enum
+import os
 import sqlite3
+from pathlib import Path
 
 
 class Trouble(enum.Enum):
@@ -37,18 +40,54 @@ _POSTGRES = {
 }
 
 
-def _driver_error(exc: BaseException) -> BaseException:
-    if exc.args and isinstance(exc.args[0], BaseException):
-        return exc.args[0]
-    return exc.__cause__ or exc
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The error and the driver errors behind it (as an argument, cause or context)."""
+    seen: list[BaseException] = []
+    pending: list[BaseException] = [exc]
+    while pending:
+        current = pending.pop(0)
+        if any(current is known for known in seen):
+            continue
+        seen.append(current)
+        pending += [arg for arg in current.args if isinstance(arg, BaseException)]
+        pending += [e for e in (current.__cause__, current.__context__) if e is not None]
+    return seen
 
 
 def classify(exc: BaseException) -> Trouble:
-    driver = _driver_error(exc)
-    code = getattr(driver, "sqlite_errorcode", None)
-    if isinstance(code, int):
-        return _SQLITE.get(code & 0xFF, Trouble.OTHER)
-    state = getattr(driver, "pgcode", None) or getattr(driver, "sqlstate", None)
-    if isinstance(state, str):
-        return _POSTGRES.get(state, Trouble.OTHER)
+    """The first recognised trouble anywhere in the chain.
+
+    The whole chain counts: after SQLITE_FULL, SQLite has already rolled the transaction
+    back, so the savepoint and transaction rollbacks that follow fail too ("no such
+    savepoint") and the error that surfaces is theirs, with the real cause behind it.
+    """
+    for error in _chain(exc):
+        code = getattr(error, "sqlite_errorcode", None)
+        state = getattr(error, "pgcode", None) or getattr(error, "sqlstate", None)
+        if isinstance(code, int):
+            trouble = _SQLITE.get(code & 0xFF, Trouble.OTHER)
+        elif isinstance(state, str):
+            trouble = _POSTGRES.get(state, Trouble.OTHER)
+        else:
+            continue
+        if trouble is not Trouble.OTHER:
+            return trouble
     return Trouble.OTHER
+
+
+def read_only_reason(path: Path) -> str | None:
+    """Why reports could not be written to the SQLite file at `path`, or None if they can.
+
+    Checked before serving so that a read-only history fails at start-up with one clear
+    line, rather than every report later being refused.
+    """
+    path = path.expanduser()
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"{path} is read-only; make it writable or choose another file with --db"
+    folder = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
+    if folder is not None and not os.access(folder, os.W_OK | os.X_OK):
+        return (
+            f"the folder {folder} is read-only (SQLite keeps its -wal and -shm files beside "
+            f"the database); make it writable or choose another file with --db"
+        )
+    return None
