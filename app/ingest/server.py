@@ -86,6 +86,9 @@ def match_route(path: str) -> tuple[str, dict[str, str]] | None:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # The stdlib's backlog of 5 resets connections when a burst of clients connects while
+    # the accept loop is busy; the kernel's maximum lets them wait instead.
+    request_queue_size = socket.SOMAXCONN
     writer: ReportWriter
     max_body: int
     allowed_hosts: frozenset[str]
