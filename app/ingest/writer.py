@@ -167,6 +167,8 @@ class ReportWriter:
                 if job.error is None
                 for run_id in ([r.id for r in job.records] if job.change is None else job.changed)
             ]
+            if not changed:  # every change in the group was refused
+                return
             try:
                 self._on_committed(changed)
             except Exception:

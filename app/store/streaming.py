@@ -30,6 +30,10 @@ from app.store.rows import dict_rows
 from app.store.search import index_rows, node_rowid, unindex_logs, unindex_nodes
 from app.store.status import Status
 
+# Primary keys are allocated the way full reports allocate them (under the write lock), so
+# both kinds of write agree on every backend, whatever it does with sequences.
+from app.store.writes import _allocate_ids
+
 
 class RunNotFound(LookupError):
     """Streamed data for a run that was never reported; the run must be posted first."""
@@ -143,8 +147,9 @@ def _upsert(run_id: str, nodes: Sequence[NodeRecord]) -> None:
         pk = stored.get((node.node_id, node.attempt))
         if pk is None:
             position += 1
-            pk = NodeExecution.insert(
-                run=run_id, position=position, **_node_columns(node)
+            (pk,) = _allocate_ids(NodeExecution, 1)
+            NodeExecution.insert(
+                id=pk, run=run_id, position=position, **_node_columns(node)
             ).execute()
             NodePayload.insert(node=pk, **_payload_columns(node)).execute()
         else:  # an update keeps the node's place in the run
@@ -247,7 +252,7 @@ def append_logs(run_id: str, logs: Sequence[StreamedLog]) -> None:
         highest = LogEntry.select(fn.MAX(LogEntry.sequence)).where(LogEntry.run == run_id).scalar()
         next_sequence = 0 if highest is None else int(highest) + 1
         search_rows: list[tuple[int, str, str | None, str, str]] = []
-        for entry in logs:
+        for pk, entry in zip(_allocate_ids(LogEntry, len(logs)), logs, strict=True):
             record = entry.record
             sequence = record.sequence if entry.numbered else next_sequence
             if entry.numbered:
@@ -261,7 +266,8 @@ def append_logs(run_id: str, logs: Sequence[StreamedLog]) -> None:
                     unindex_logs(replaced)
                     LogEntry.delete().where(LogEntry.id.in_(replaced)).execute()
             next_sequence = max(next_sequence, sequence + 1)
-            pk = LogEntry.insert(
+            LogEntry.insert(
+                id=pk,
                 run=run_id,
                 node_id=record.node_id,
                 sequence=sequence,

@@ -166,3 +166,30 @@ def test_full_report_after_streaming_replaces_the_streamed_state(ingest: Any) ->
     assert detail is not None
     assert [n.node_id for n in detail.nodes] == ["fetch", "parse"]
     assert detail.summary.node_count == 2
+
+
+def test_streamed_changes_are_announced_for_the_viewer(database: Any) -> None:
+    """The GUI refreshes a run when the writer reports its id as committed."""
+    import threading
+
+    from app.ingest.service import IngestService
+
+    announced: list[list[str]] = []
+    seen = threading.Event()
+
+    def committed(ids: list[str]) -> None:
+        announced.append(ids)
+        if "live" in ids and len(announced) >= 3:
+            seen.set()
+
+    service = IngestService("127.0.0.1", 0, on_committed=committed)
+    service.start()
+    try:
+        _running(service)
+        assert post_json(service.url, "/api/executions/live/nodes", _node("a"))[0] == 200
+        assert post_json(service.url, "/api/executions/live/logs", {"message": "m"})[0] == 200
+        assert post_json(service.url, "/api/executions/ghost/logs", {"message": "m"})[0] == 404
+        assert seen.wait(10)
+    finally:
+        service.stop()
+    assert announced == [["live"], ["live"], ["live"]]
