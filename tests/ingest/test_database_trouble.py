@@ -76,8 +76,7 @@ def _step() -> dict[str, Any]:
 def _big_batch(count: int, prefix: str = "big-") -> list[dict[str, Any]]:
     blob = "x" * 20_000
     return [
-        make_report(f"{prefix}{i}", status="success", output={"blob": blob})
-        for i in range(count)
+        make_report(f"{prefix}{i}", status="success", output={"blob": blob}) for i in range(count)
     ]
 
 
