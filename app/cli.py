@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import logging
 import os
@@ -16,6 +17,7 @@ from typing import NoReturn
 from app import __version__
 from app.config import (
     DB_ENV,
+    DEFAULT_HOST,
     DEFAULT_PORT,
     PORT_ENV,
     STALE_ENV,
@@ -68,11 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"hindsight {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser(
+    serve = commands.add_parser(
         "serve",
         parents=[common],
         help="run the receiver without a window until interrupted",
         description="Receive execution reports on 127.0.0.1 and store them; stop with Ctrl+C.",
+    )
+    serve.add_argument(
+        "--listen",
+        metavar="ADDR",
+        default=DEFAULT_HOST,
+        help=f"address to listen on (default: {DEFAULT_HOST}); beyond loopback, e.g. 0.0.0.0, "
+        "every request must carry the token from the token file",
     )
     _add_history_commands(commands, common)
     return parser
@@ -234,20 +243,31 @@ def _run_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(settings: Settings) -> int:
+    from app.ingest.auth import TokenError, is_loopback, token_path
     from app.ingest.service import IngestService
     from app.store.connection import StoreError, close_database, open_database
+    from app.store.failures import read_only_reason
 
+    read_only = read_only_reason(settings.db_path)
+    if read_only is not None:
+        print(f"hindsight: cannot store reports: {read_only}", file=sys.stderr)
+        return 1
     try:
         open_database(settings.db_path)
     except StoreError as exc:
         print(f"hindsight: {exc}", file=sys.stderr)
         return 1
-    service = IngestService(
-        settings.host,
-        settings.port,
-        stale_after_hours=settings.stale_after_hours,
-        spool=spool_dir(),
-    )
+    try:
+        service = IngestService(
+            settings.host,
+            settings.port,
+            stale_after_hours=settings.stale_after_hours,
+            spool=spool_dir(),
+        )
+    except TokenError as exc:
+        print(f"hindsight: {exc}", file=sys.stderr)
+        close_database()
+        return 1
     try:
         service.start()
     except OSError as exc:
@@ -267,6 +287,8 @@ def _serve(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     print(f"Hindsight {__version__} receiving on {service.url}/api/executions", flush=True)
     print(f"Database: {settings.db_path}", flush=True)
+    if not is_loopback(settings.host):
+        print(f"Token required (Authorization: Bearer ...): see {token_path()}", flush=True)
     stop.wait()
     service.stop()
     close_database()
@@ -287,7 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"hindsight: {exc}", file=sys.stderr)
         return 2
     if args.command == "serve":
-        return _serve(settings)
+        return _serve(dataclasses.replace(settings, host=args.listen))
     if hasattr(args, "handler"):
         return _run_command(args, settings)
     from app.ui.application import run_gui  # Qt is imported only when a window is wanted

@@ -23,6 +23,7 @@ from pydantic.alias_generators import to_camel
 
 from app.store.records import ArtifactRecord, LlmRecord, LogRecord, NodeRecord, RunRecord
 from app.store.status import Status, normalise_status
+from app.store.streaming import StreamedLog
 
 Identifier = Annotated[str, Field(min_length=1, max_length=200)]
 Millis = Annotated[int, Field(ge=0)]
@@ -157,16 +158,17 @@ def _path(loc: tuple[int | str, ...]) -> str:
 
 
 MAX_BATCH = 1000
-_BATCH = TypeAdapter(Annotated[list[ExecutionReport], Field(min_length=1, max_length=MAX_BATCH)])
+ReportBatch = Annotated[list[ExecutionReport], Field(min_length=1, max_length=MAX_BATCH)]
+_BATCH: TypeAdapter[list[ExecutionReport]] = TypeAdapter(ReportBatch)
 
 
-def _report_error(exc: ValidationError) -> ReportError:
+def _report_error(exc: ValidationError, what: str = "execution report") -> ReportError:
     details = [
         {"path": _path(err["loc"]) or "$", "message": err["msg"].removeprefix("Value error, ")}
         for err in exc.errors()
     ]
     invalid_json = any(err["type"] == "json_invalid" for err in exc.errors())
-    message = "body is not valid JSON" if invalid_json else "invalid execution report"
+    message = "body is not valid JSON" if invalid_json else f"invalid {what}"
     return ReportError(message, details)
 
 
@@ -393,3 +395,61 @@ def _to_record_checked(report: ExecutionReport, prefix: str) -> RunRecord:
         raise ReportError(
             "invalid execution report", [{"path": prefix.rstrip(".") or "$", "message": str(exc)}]
         ) from None
+
+
+# -- streamed progress: node executions and log lines posted while a run is going on --------
+
+MAX_STREAMED_NODES = 1000
+MAX_STREAMED_LOGS = 10_000
+NodeBatch = Annotated[list[NodeExecutionReport], Field(min_length=1, max_length=MAX_STREAMED_NODES)]
+LogBatch = Annotated[list[LogReport], Field(min_length=1, max_length=MAX_STREAMED_LOGS)]
+_NODES: TypeAdapter[list[NodeExecutionReport]] = TypeAdapter(NodeBatch)
+_LOGS: TypeAdapter[list[LogReport]] = TypeAdapter(LogBatch)
+
+
+def decode_nodes(body: bytes) -> list[NodeRecord]:
+    """One node execution or an array of them; a missing attempt means attempt 1."""
+    try:
+        if is_batch(body):
+            nodes = _NODES.validate_json(body)
+        else:
+            nodes = [NodeExecutionReport.model_validate_json(body)]
+    except ValidationError as exc:
+        raise _report_error(exc, "node execution") from None
+    records = []
+    for index, node in enumerate(nodes):
+        try:
+            records.append(_node_record(node, node.attempt or 1))
+        except ValueError as exc:  # NaN or Infinity inside a payload
+            path = f"[{index}]" if is_batch(body) else "$"
+            raise ReportError(
+                "invalid node execution", [{"path": path, "message": str(exc)}]
+            ) from None
+    return records
+
+
+def decode_logs(body: bytes) -> list[StreamedLog]:
+    """One log entry or an array of them, in the order given."""
+    try:
+        entries = (
+            _LOGS.validate_json(body) if is_batch(body) else [LogReport.model_validate_json(body)]
+        )
+    except ValidationError as exc:
+        raise _report_error(exc, "log entry") from None
+    streamed = []
+    for index, entry in enumerate(entries):
+        try:
+            data_json = _json_or_none(entry, "data", entry.data)
+        except ValueError as exc:
+            path = f"[{index}].data" if is_batch(body) else "data"
+            raise ReportError("invalid log entry", [{"path": path, "message": str(exc)}]) from None
+        record = LogRecord(
+            sequence=entry.sequence or 0,
+            level=entry.level,
+            message=entry.message,
+            timestamp=_millis(entry.timestamp),
+            node_id=entry.node_id,
+            data_json=data_json,
+        )
+        streamed.append(StreamedLog(record, numbered=entry.sequence is not None))
+    return streamed

@@ -8,23 +8,29 @@ a CORS preflight, itself refused). No CORS headers are ever sent.
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote
 
 from peewee import OperationalError
 
 from app import __version__
 from app.ingest import read_api
-from app.ingest.report import ReportError, decode_reports, is_batch
+from app.ingest.auth import allowed_hosts, is_loopback
+from app.ingest.openapi import openapi_document
+from app.ingest.report import ReportError, decode_logs, decode_nodes, decode_reports, is_batch
+from app.ingest.steps import decode_steps
 from app.ingest.writer import ReportWriter, WriterBusy, WriterStopped
+from app.store.failures import Trouble, classify
 from app.store.models import db
+from app.store.streaming import RunNotFound, append_logs, record_steps, upsert_nodes
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +48,41 @@ class _HttpError(Exception):
         self.headers: dict[str, str] = {}
 
 
+# Every route the receiver answers: path template -> method -> handler method name. The
+# OpenAPI document describes exactly these (a test holds the two together).
+ROUTES: dict[str, dict[str, str]] = {
+    "/api/health": {"GET": "_health"},
+    "/api/openapi.json": {"GET": "_openapi"},
+    "/api/executions": {"POST": "_post_execution", "GET": "_list_executions"},
+    "/api/executions/{id}": {"GET": "_get_execution"},
+    "/api/executions/{id}/nodes": {"POST": "_post_nodes"},
+    "/api/executions/{id}/logs": {"POST": "_post_logs"},
+    "/api/steps": {"POST": "_post_steps"},
+    "/api/workflows": {"GET": "_list_workflows"},
+    "/api/stats": {"GET": "_stats"},
+}
+_TEMPLATES = [(template, template.split("/")) for template in ROUTES]
+
+
+def match_route(path: str) -> tuple[str, dict[str, str]] | None:
+    """The route template a path names and its decoded parameters (ids may hold %2F)."""
+    parts = path.split("/")
+    for template, pattern in _TEMPLATES:
+        if len(pattern) != len(parts):
+            continue
+        params: dict[str, str] = {}
+        for expected, actual in zip(pattern, parts, strict=True):
+            if expected.startswith("{"):
+                if not actual:
+                    break
+                params[expected[1:-1]] = unquote(actual)
+            elif expected != actual:
+                break
+        else:
+            return template, params
+    return None
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -50,11 +91,21 @@ class _Server(ThreadingHTTPServer):
     writer: ReportWriter
     max_body: int
     allowed_hosts: frozenset[str]
+    token: str | None
+    token_required: bool
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
+Handler = Callable[[dict[str, str]], tuple[HTTPStatus, Any]]
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     _query = ""
+    _batch = False  # the request body was a JSON array
     protocol_version = "HTTP/1.1"
     timeout = READ_TIMEOUT_SECONDS  # idle or slow connections cannot hold a thread forever
     # Errors the stdlib answers itself (malformed request line, oversized headers) in JSON
@@ -72,40 +123,25 @@ class _Handler(BaseHTTPRequestHandler):
         return f"Hindsight/{__version__}"
 
     # -- dispatch ---------------------------------------------------------------------
-    def _route(self, path: str) -> dict[str, Callable[[], tuple[HTTPStatus, Any]]]:
-        """The handlers by method for a path; `/api/executions/{id}` carries the run id."""
-        exact: dict[str, dict[str, Callable[[], tuple[HTTPStatus, Any]]]] = {
-            "/api/health": {"GET": self._health},
-            "/api/executions": {
-                "POST": self._post_execution,
-                "GET": self._read(read_api.list_executions),
-            },
-            "/api/workflows": {"GET": self._read(read_api.list_workflows)},
-            "/api/stats": {"GET": self._read(read_api.get_stats)},
-        }
-        if path in exact:
-            return exact[path]
-        prefix = "/api/executions/"
-        segment = path[len(prefix) :] if path.startswith(prefix) else ""
-        if segment and "/" not in segment:  # ids may contain an encoded slash (%2F)
-            run_id = unquote(segment)
-            return {"GET": lambda: self._get_execution(run_id)}
-        raise _HttpError(HTTPStatus.NOT_FOUND, f"no such endpoint: {path}")
-
     def _dispatch(self) -> None:
         try:
             self._check_caller()
             path, _, self._query = self.path.partition("?")
-            methods = self._route(path)
-            handler = methods.get(self.command)
-            if handler is None:
+            found = match_route(path)
+            if found is None:
+                raise _HttpError(HTTPStatus.NOT_FOUND, f"no such endpoint: {path}")
+            template, params = found
+            methods = ROUTES[template]
+            name = methods.get(self.command)
+            if name is None:
                 error = _HttpError(
                     HTTPStatus.METHOD_NOT_ALLOWED,
                     f"{self.command} is not allowed on {path}; use {', '.join(methods)}",
                 )
                 error.headers["Allow"] = ", ".join(methods)
                 raise error
-            status, body = handler()
+            handler: Handler = getattr(self, name)
+            status, body = handler(params)
             self._reply(status, body)
         except _HttpError as error:
             self._reply(error.status, error.body, error.headers)
@@ -131,6 +167,31 @@ class _Handler(BaseHTTPRequestHandler):
             raise _HttpError(HTTPStatus.FORBIDDEN, "requests from web pages are refused")
         if self.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
             raise _HttpError(HTTPStatus.FORBIDDEN, "cross-site requests are refused")
+        self._check_token()
+
+    def _check_token(self) -> None:
+        """Bearer token: required beyond loopback; on loopback optional, but never wrong."""
+        supplied = self.headers.get("Authorization")
+        expected = self.server.token
+        if supplied is None:
+            if self.server.token_required:
+                raise self._unauthorized("this receiver requires Authorization: Bearer <token>")
+            return
+        if expected is None:
+            return  # no token configured (loopback only): nothing to compare with
+        scheme, _, value = supplied.strip().partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            value.strip().encode(), expected.encode()
+        ):
+            raise self._unauthorized(
+                "wrong token in Authorization; use the one in Hindsight's token file"
+            )
+
+    @staticmethod
+    def _unauthorized(message: str) -> _HttpError:
+        error = _HttpError(HTTPStatus.UNAUTHORIZED, message)
+        error.headers["WWW-Authenticate"] = 'Bearer realm="hindsight"'
+        return error
 
     def _read_json_body(self) -> bytes:
         media_type = self.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
@@ -152,46 +213,89 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length)
 
     # -- endpoints --------------------------------------------------------------------
-    def _health(self) -> tuple[HTTPStatus, dict[str, Any]]:
+    def _health(self, params: dict[str, str]) -> tuple[HTTPStatus, dict[str, Any]]:
         return HTTPStatus.OK, {"status": "ok", "version": __version__}
 
-    def _post_execution(self) -> tuple[HTTPStatus, dict[str, Any]]:
+    def _openapi(self, params: dict[str, str]) -> tuple[HTTPStatus, dict[str, Any]]:
+        return HTTPStatus.OK, openapi_document()
+
+    def _decode(self, decode: Callable[[bytes], _T]) -> _T:
         body = self._read_json_body()
+        self._batch = is_batch(body)
         try:
-            records = decode_reports(body)
+            return decode(body)
         except ReportError as error:
             raise _HttpError(HTTPStatus.BAD_REQUEST, error.message, details=error.details) from None
+
+    def _store(self, store: Callable[[], None]) -> None:
+        """Run a write through the writer and map what went wrong to an HTTP answer."""
         try:
-            self.server.writer.write(records)  # one transaction: all stored or none
-        except (WriterBusy, WriterStopped, OperationalError) as busy:
-            unavailable = _HttpError(HTTPStatus.SERVICE_UNAVAILABLE, f"not stored: {busy}; retry")
-            unavailable.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-            raise unavailable from None
-        if is_batch(body):
+            store()
+        except (WriterBusy, WriterStopped) as busy:
+            raise _unavailable(f"not stored: {busy}; retry") from None
+        except RunNotFound as missing:
+            raise _HttpError(HTTPStatus.NOT_FOUND, str(missing), runId=missing.run_id) from None
+        except OperationalError as trouble:
+            raise _database_trouble(trouble) from None
+
+    def _post_execution(self, params: dict[str, str]) -> tuple[HTTPStatus, dict[str, Any]]:
+        records = self._decode(decode_reports)
+        self._store(lambda: self.server.writer.write(records))  # all stored or none
+        if self._batch:
             return HTTPStatus.CREATED, {"ids": [record.id for record in records]}
         return HTTPStatus.CREATED, {"id": records[0].id}
 
-    def _read(
-        self, handler: Callable[[read_api.Params], Any]
-    ) -> Callable[[], tuple[HTTPStatus, Any]]:
-        def answer() -> tuple[HTTPStatus, Any]:
-            params = parse_qs(self._query, keep_blank_values=True)
-            try:
-                with db.connection_context():  # request threads come and go
-                    return HTTPStatus.OK, handler(params)
-            except read_api.QueryError as error:
-                raise _HttpError(
-                    HTTPStatus.BAD_REQUEST,
-                    f"invalid query parameter {error.parameter}",
-                    details=[{"path": error.parameter, "message": error.message}],
-                ) from None
+    def _post_nodes(self, params: dict[str, str]) -> tuple[HTTPStatus, dict[str, Any]]:
+        run_id = params["id"]
+        nodes = self._decode(decode_nodes)
+        self._store(lambda: self.server.writer.apply(_touching(run_id, upsert_nodes, nodes)))
+        return HTTPStatus.OK, {"id": run_id, "nodes": len(nodes)}
 
-        return answer
+    def _post_logs(self, params: dict[str, str]) -> tuple[HTTPStatus, dict[str, Any]]:
+        run_id = params["id"]
+        logs = self._decode(decode_logs)
+        self._store(lambda: self.server.writer.apply(_touching(run_id, append_logs, logs)))
+        return HTTPStatus.OK, {"id": run_id, "logs": len(logs)}
 
-    def _get_execution(self, run_id: str) -> tuple[HTTPStatus, Any]:
+    def _post_steps(self, params: dict[str, str]) -> tuple[HTTPStatus, dict[str, Any]]:
+        runs, run_ids = self._decode(decode_steps)
+
+        def store() -> list[str]:
+            for run, steps in runs:
+                record_steps(run, steps)
+            return [run.id for run, _ in runs]
+
+        self._store(lambda: self.server.writer.apply(store))
+        if self._batch:
+            return HTTPStatus.CREATED, {"runIds": run_ids}
+        return HTTPStatus.CREATED, {"runId": run_ids[0]}
+
+    def _read(self, handler: Callable[[read_api.Params], Any]) -> tuple[HTTPStatus, Any]:
+        params = parse_qs(self._query, keep_blank_values=True)
         try:
-            with db.connection_context():
-                return HTTPStatus.OK, read_api.get_execution(run_id)
+            with db.connection_context():  # request threads come and go
+                return HTTPStatus.OK, handler(params)
+        except read_api.QueryError as error:
+            raise _HttpError(
+                HTTPStatus.BAD_REQUEST,
+                f"invalid query parameter {error.parameter}",
+                details=[{"path": error.parameter, "message": error.message}],
+            ) from None
+        except OperationalError as trouble:
+            raise _database_trouble(trouble) from None
+
+    def _list_executions(self, params: dict[str, str]) -> tuple[HTTPStatus, Any]:
+        return self._read(read_api.list_executions)
+
+    def _list_workflows(self, params: dict[str, str]) -> tuple[HTTPStatus, Any]:
+        return self._read(read_api.list_workflows)
+
+    def _stats(self, params: dict[str, str]) -> tuple[HTTPStatus, Any]:
+        return self._read(read_api.get_stats)
+
+    def _get_execution(self, params: dict[str, str]) -> tuple[HTTPStatus, Any]:
+        try:
+            return self._read(lambda _: read_api.get_execution(params["id"]))
         except read_api.NotFound as missing:
             raise _HttpError(HTTPStatus.NOT_FOUND, str(missing)) from None
 
@@ -213,8 +317,47 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("%s %s", self.address_string(), format % args)
 
 
+_T = TypeVar("_T")
+
+
+def _touching(
+    run_id: str, change: Callable[[str, Sequence[Any]], None], items: Sequence[Any]
+) -> Callable[[], list[str]]:
+    def apply() -> list[str]:
+        change(run_id, items)
+        return [run_id]
+
+    return apply
+
+
+def _unavailable(message: str) -> _HttpError:
+    error = _HttpError(HTTPStatus.SERVICE_UNAVAILABLE, message)
+    error.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return error
+
+
+def _database_trouble(exc: OperationalError) -> _HttpError:
+    """Nothing was stored (the transaction rolled back); say why and whether to retry."""
+    trouble = classify(exc)
+    if trouble is Trouble.FULL:
+        return _HttpError(
+            HTTPStatus.INSUFFICIENT_STORAGE,
+            "not stored: the disk holding the history database is full; free space and retry",
+        )
+    if trouble is Trouble.READ_ONLY:
+        return _unavailable("not stored: the history database is read-only")
+    if trouble is Trouble.BUSY:
+        return _unavailable("not stored: the history database is locked by another program; retry")
+    log.warning("database error: %s", exc)
+    return _unavailable(f"not stored: database error ({exc}); retry")
+
+
 class Receiver:
-    """The HTTP server and the thread that runs it."""
+    """The HTTP server and the thread that runs it.
+
+    `token`: the install's token; `require_token` defaults to "when listening beyond
+    loopback", where a receiver without a token refuses to start.
+    """
 
     def __init__(
         self,
@@ -222,11 +365,17 @@ class Receiver:
         host: str = "127.0.0.1",
         port: int = 7341,
         max_body: int = DEFAULT_MAX_BODY,
+        token: str | None = None,
+        require_token: bool | None = None,
     ) -> None:
         self._writer = writer
         self._host = host
         self._requested_port = port
         self._max_body = max_body
+        self._token = token
+        self._require_token = not is_loopback(host) if require_token is None else require_token
+        if self._require_token and not token:
+            raise ValueError(f"listening on {host} needs a token")
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -238,17 +387,22 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        return f"http://{self._host}:{self.port}"
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def token_required(self) -> bool:
+        return self._require_token
 
     def start(self) -> None:
         """Bind the socket and serve in a background thread; OSError if the port is taken."""
-        server = _Server((self._host, self._requested_port), _Handler)
+        server_class = _Server6 if ":" in self._host else _Server
+        server = server_class((self._host, self._requested_port), _Handler)
         server.writer = self._writer
         server.max_body = self._max_body
-        port = server.server_address[1]
-        server.allowed_hosts = frozenset(
-            {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"}
-        )
+        server.token = self._token
+        server.token_required = self._require_token
+        server.allowed_hosts = allowed_hosts(self._host, int(server.server_address[1]))
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,

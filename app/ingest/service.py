@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from app.config import DEFAULT_STALE_AFTER_HOURS
+from app.ingest.auth import TokenError, ensure_token, is_loopback
 from app.ingest.server import Receiver
 from app.ingest.spool import ingest_spool
 from app.ingest.writer import ReportWriter
@@ -31,7 +32,10 @@ class IngestService:
         stale_after_hours: float = DEFAULT_STALE_AFTER_HOURS,
         spool: Path | None = None,
         spool_interval: float = SPOOL_CHECK_SECONDS,
+        token: str | None = None,
     ) -> None:
+        """`token`: the install's token (default: read or create the token file). Beyond
+        loopback it is required, so a token file that cannot be made raises TokenError."""
         self._on_committed = on_committed
         self._stale_after_ms = int(stale_after_hours * 3_600_000)
         self._spool = spool
@@ -41,8 +45,17 @@ class IngestService:
             target=self._housekeep, name="hindsight-housekeeping", daemon=True
         )
         self.housekeeping_passes = 0
+        if token is None:
+            try:
+                token = ensure_token()
+            except TokenError:
+                if not is_loopback(host):
+                    raise
+                log.warning(
+                    "no token file; tokens sent to this receiver are not checked", exc_info=True
+                )
         self.writer = ReportWriter(on_committed=on_committed)
-        self.receiver = Receiver(self.writer, host=host, port=port)
+        self.receiver = Receiver(self.writer, host=host, port=port, token=token)
 
     @property
     def url(self) -> str:

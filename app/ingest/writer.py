@@ -12,9 +12,14 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from app.store.connection import close_database
+from peewee import OperationalError
+
+from app.store.connection import close_database, write_transaction
+from app.store.models import db
 from app.store.records import RunRecord
+from app.store.streaming import RunNotFound
 from app.store.writes import replace_runs
 
 log = logging.getLogger(__name__)
@@ -30,11 +35,21 @@ class WriterStopped(RuntimeError):
     """The writer has shut down and accepts nothing more."""
 
 
+# Refusals that concern one job only: they roll back that job's savepoint, not the group.
+REFUSALS: tuple[type[Exception], ...] = (RunNotFound,)
+
+
 @dataclass
 class _Job:
-    records: Sequence[RunRecord]
+    """Full reports to store (`records`), or a change to apply (`change`, returning the ids of
+    the runs it touched)."""
+
+    records: Sequence[RunRecord] = ()
+    change: Callable[[], Sequence[str]] | None = None
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
+    changed: Sequence[str] = ()
+    outside_transaction: bool = False  # a `call`: runs on its own, not in a group transaction
 
 
 _STOP = object()
@@ -64,9 +79,27 @@ class ReportWriter:
 
     def write(self, records: Sequence[RunRecord], timeout: float = 30.0) -> None:
         """Block until `records` are committed; raise WriterBusy, WriterStopped or the error."""
+        self._submit(_Job(records=records), timeout)
+
+    def apply(self, change: Callable[[], Sequence[str]], timeout: float = 30.0) -> None:
+        """Run `change` on the writer thread inside a group transaction; block until it has
+        committed. `change` returns the ids of the runs it touched (for `on_committed`); a
+        refusal it raises (RunNotFound) undoes only that change and is raised here."""
+        self._submit(_Job(change=change), timeout)
+
+    def call(self, action: Callable[[], Any], timeout: float = 30.0) -> None:
+        """Run `action` on the writer thread's own connection, outside any transaction (for
+        settings that live on that connection, such as a PRAGMA)."""
+
+        def run() -> Sequence[str]:
+            action()
+            return ()
+
+        self._submit(_Job(change=run, outside_transaction=True), timeout)
+
+    def _submit(self, job: _Job, timeout: float) -> None:
         if self._stopped.is_set():
             raise WriterStopped("the receiver is shutting down")
-        job = _Job(records)
         try:
             self._queue.put_nowait(job)
         except queue.Full:
@@ -102,25 +135,72 @@ class ReportWriter:
             close_database()
 
     def _commit(self, group: list[_Job]) -> None:
+        if any(job.outside_transaction for job in group):
+            for job in group:
+                if job.outside_transaction:
+                    self._call(job)
+                else:
+                    self._commit([job])
+            return
         try:
-            replace_runs([record for job in group for record in job.records])
+            with write_transaction():
+                self._apply(group)
         except Exception as exc:
-            if len(group) > 1:
-                # One bad job must not fail its neighbours: retry each on its own.
+            if len(group) > 1 and not isinstance(exc, OperationalError):
+                # One bad job must not fail its neighbours: retry each on its own. Database
+                # trouble (locked, full, read-only) would only fail each again, slowly.
                 for job in group:
                     self._commit([job])
                 return
-            log.exception("storing a report failed")
-            group[0].error = exc
-            group[0].done.set()
+            if not isinstance(exc, OperationalError):
+                log.exception("storing a report failed")
+            for job in group:
+                job.error = exc
+                job.done.set()
             return
         for job in group:
             job.done.set()
         if self._on_committed is not None:
+            changed = [
+                run_id
+                for job in group
+                if job.error is None
+                for run_id in ([r.id for r in job.records] if job.change is None else job.changed)
+            ]
+            if not changed:  # every change in the group was refused
+                return
             try:
-                self._on_committed([record.id for job in group for record in job.records])
+                self._on_committed(changed)
             except Exception:
                 log.exception("on_committed callback failed")
+
+    def _apply(self, group: list[_Job]) -> None:
+        """Apply the jobs in order inside the current transaction; consecutive full reports
+        are stored together, each change in a savepoint so a refusal undoes only itself."""
+        pending: list[RunRecord] = []
+        for job in group:
+            job.error = None
+            if job.change is None:
+                pending.extend(job.records)
+                continue
+            if pending:
+                replace_runs(pending)
+                pending = []
+            try:
+                with db.atomic():
+                    job.changed = job.change()
+            except REFUSALS as refusal:
+                job.error = refusal
+        if pending:
+            replace_runs(pending)
+
+    def _call(self, job: _Job) -> None:
+        assert job.change is not None
+        try:
+            job.change()
+        except Exception as exc:
+            job.error = exc
+        job.done.set()
 
     def _fail_pending(self, error: BaseException) -> None:
         while True:

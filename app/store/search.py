@@ -111,3 +111,23 @@ def search_hits(text: str, run_id: str | None = None, limit: int = 50) -> list[S
     sql += " ORDER BY rank LIMIT ?"
     params.append(limit)
     return [SearchHit(*row) for row in db.execute_sql(sql, params).fetchall()]
+
+
+def unindex_nodes(node_pks: Iterable[int]) -> None:
+    """Remove the index entries of nodes about to be rewritten in place (streamed updates)."""
+    rowids = [pk * 8 + code for pk in node_pks for code in NODE_FIELDS.values()]
+    _delete_rowids(rowids)
+
+
+def unindex_logs(log_pks: Iterable[int]) -> None:
+    """Remove the index entries of log lines about to be replaced."""
+    _delete_rowids([-pk for pk in log_pks])
+
+
+def _delete_rowids(rowids: Sequence[int]) -> None:
+    for offset in range(0, len(rowids), _CHUNK):
+        part = rowids[offset : offset + _CHUNK]
+        db.execute_sql(
+            f'DELETE FROM "{SEARCH_TABLE}" WHERE rowid IN ({", ".join("?" * len(part))})',
+            list(part),
+        )
