@@ -8,8 +8,9 @@ and its answer can be handed to the GUI thread as is. Days are UTC calendar days
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from peewee import SQL, Case, fn
 
@@ -133,14 +134,15 @@ def duration_series(
 ) -> DurationSeries:
     """Finished runs' durations over time, for one workflow (or all the filter selects)."""
     choices = tuple(workflows_in(where))
-    scoped = replace(where, workflow_id=workflow_id) if workflow_id is not None else where
-    timed = scoped.apply(Run.select()).where(Run.duration_ms.is_null(False))
-    total = int(timed.count())
+
+    def timed(query: Any) -> Any:
+        query = where.apply(query).where(Run.duration_ms.is_null(False))
+        # Within the filter: a filter on another workflow leaves nothing to plot.
+        return query.where(Run.workflow_id == workflow_id) if workflow_id is not None else query
+
+    total = int(timed(Run.select()).count())
     rows = tuple_rows(
-        scoped.apply(
-            Run.select(Run.id, Run.workflow_id, Run.started_at, Run.duration_ms, Run.status)
-        )
-        .where(Run.duration_ms.is_null(False))
+        timed(Run.select(Run.id, Run.workflow_id, Run.started_at, Run.duration_ms, Run.status))
         .order_by(Run.started_at.desc(), Run.id.desc())
         .limit(limit)
     )

@@ -50,6 +50,8 @@ def test_duration_series_caps_to_the_newest_and_scopes_to_one_workflow(history: 
     assert [p.run_id for p in agent.points] == ["a1", "a2", "a3"]
     assert agent.points[1].status is Status.ERROR
     assert len(agent.workflows) == 2  # the picker still offers every workflow in the filter
+    outside = duration_series(RunFilter(workflow_id="etl"), workflow_id="agent")
+    assert (outside.points, outside.total) == ((), 0)  # the picker narrows, never widens
     within = duration_series(RunFilter(statuses=frozenset({Status.ERROR})))
     assert [p.run_id for p in within.points] == ["e3", "a2", "e4"]
     assert [w.workflow_id for w in workflows_in(RunFilter(project_id="p2"))] == ["agent"]
