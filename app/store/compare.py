@@ -223,14 +223,23 @@ def _payloads(nodes: Sequence[NodeSummary]) -> dict[int, tuple[str | None, str |
     return found
 
 
-def compare_runs(left_id: str, right_id: str) -> RunComparison:
-    """Raise LookupError naming the run that is not (or no longer) in the history."""
+def compare_runs(left_id: str, right_id: str, older_first: bool = False) -> RunComparison:
+    """Raise LookupError naming the run that is not (or no longer) in the history.
+
+    With `older_first` the run that started first becomes A, whatever the argument order
+    (two runs picked in a list have no order of their own).
+    """
     left = queries.get_run(left_id)
     right = queries.get_run(right_id)
     for run_id, detail in ((left_id, left), (right_id, right)):
         if detail is None:
             raise LookupError(f"run {run_id} is not in the history (deleted?)")
     assert left is not None and right is not None
+    if older_first and (left.summary.started_at, left.summary.id) > (
+        right.summary.started_at,
+        right.summary.id,
+    ):
+        left, right = right, left
     payloads = _payloads(left.nodes) | _payloads(right.nodes)
     pairs = []
     for a, b in align(left.nodes, right.nodes):
@@ -260,3 +269,13 @@ def last_success_before(run_id: str) -> str | None:
         .first()
     )
     return earlier.id if earlier else None
+
+
+def compare_with_last_success(run_id: str) -> RunComparison:
+    """This run (B) against the newest earlier success of its workflow (A)."""
+    baseline = last_success_before(run_id)
+    if baseline is None:
+        if Run.get_or_none(Run.id == run_id) is None:
+            raise LookupError(f"run {run_id} is not in the history (deleted?)")
+        raise LookupError("no earlier successful run of this workflow to compare with")
+    return compare_runs(baseline, run_id)

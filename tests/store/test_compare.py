@@ -11,6 +11,7 @@ from app.store.compare import (
     align,
     changed_paths,
     compare_runs,
+    compare_with_last_success,
     json_diff,
     last_success_before,
 )
@@ -125,6 +126,9 @@ def test_compare_runs_aligns_deltas_and_first_divergence(two_runs: None) -> None
     assert retry.left is None and retry.diverges and retry.duration_delta_ms is None
     assert comparison.duration_delta_ms == 600
     assert compare_runs("good", "good").first_divergence is None
+    swapped = compare_runs("bad", "good", older_first=True)
+    assert (swapped.left.id, swapped.right.id) == ("good", "bad")
+    assert compare_runs("bad", "good").left.id == "bad"
 
 
 def test_compare_names_a_missing_run(two_runs: None) -> None:
@@ -146,3 +150,9 @@ def test_last_success_before(database: Path) -> None:
     assert last_success_before("s3") == "s2"
     assert last_success_before("s1") is None
     assert last_success_before("missing") is None
+    comparison = compare_with_last_success("f1")
+    assert (comparison.left.id, comparison.right.id) == ("s2", "f1")
+    with pytest.raises(LookupError, match="no earlier successful run"):
+        compare_with_last_success("s1")
+    with pytest.raises(LookupError, match="run missing is not in the history"):
+        compare_with_last_success("missing")
