@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -132,6 +132,7 @@ class FailureGroupsPane(QWidget):
         self._filter = RunFilter()
         self._generation = 0
         self._restoring = False
+        self._stale = True
         self.model = FailureGroupModel(self)
         self.view = QTableView()
         self.view.setModel(self.model)
@@ -176,6 +177,11 @@ class FailureGroupsPane(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
+        """Recompute the groups now if the pane is on screen, else when it is shown."""
+        if not self.isVisible():
+            self._stale = True
+            return
+        self._stale = False
         self._generation += 1
         generation = self._generation
         self._queries.submit(
@@ -183,6 +189,11 @@ class FailureGroupsPane(QWidget):
             lambda groups: self._on_loaded(generation, groups),
             self._on_load_error,
         )
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self.refresh()
 
     def _on_loaded(self, generation: int, groups: list[FailureGroup]) -> None:
         if generation != self._generation:

@@ -25,9 +25,8 @@ def pane(qtbot: Any, database: Path) -> Iterator[FailureGroupsPane]:
     runner = BackgroundQueries()
     widget = FailureGroupsPane(runner)
     qtbot.addWidget(widget)
-    widget.show()
     with qtbot.waitSignal(widget.loaded):
-        widget.refresh()
+        widget.show()  # a pane computes its groups when it is first shown
     yield widget
     runner.wait_for_done()
 
@@ -148,3 +147,17 @@ def test_new_failures_show_after_a_refresh(qtbot: Any, pane: FailureGroupsPane) 
     assert _table(pane) == [["2", "etl", "Load"], ["2", "agent", "Plan"]]
     selected = pane.selected_group()
     assert selected is not None and selected.workflow_id == "agent"  # kept across the refresh
+
+
+def test_a_hidden_pane_waits_until_shown(qtbot: Any, database: Path) -> None:
+    seed_history()
+    runner = BackgroundQueries()
+    widget = FailureGroupsPane(runner)
+    qtbot.addWidget(widget)
+    widget.set_filter(RunFilter(workflow_id="etl"))
+    widget.refresh()
+    assert runner.pending() == 0 and widget.model.rowCount() == 0
+    with qtbot.waitSignal(widget.loaded):
+        widget.show()
+    assert _table(widget) == [["2", "etl", "Load"]]
+    runner.wait_for_done()
