@@ -106,6 +106,15 @@ def _dock(window: QMainWindow, title: str, name: str, widget: QWidget) -> QDockW
     dock.setWidget(widget)
     window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
     dock.hide()
+
+    def first_show(visible: bool) -> None:
+        # A dock's first height is its size hint, which leaves the run list two rows;
+        # give charts and groups 40 % of the window instead, once.
+        if visible and not dock.property("sized"):
+            dock.setProperty("sized", True)
+            window.resizeDocks([dock], [int(window.height() * 0.4)], Qt.Orientation.Vertical)
+
+    dock.visibilityChanged.connect(first_show)
     return dock
 
 

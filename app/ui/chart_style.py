@@ -47,6 +47,10 @@ def apply_palette(plot: pg.PlotWidget) -> None:
         axis = plot.getAxis(name)
         axis.setTextPen(text)
         axis.setPen(line)
+    for name in ("left", "bottom"):
+        axis = plot.getAxis(name)
+        if axis.labelText:
+            axis.setLabel(axis.labelText, color=text.name())
     legend = plot.getPlotItem().legend
     if legend is not None:
         legend.setLabelTextColor(text)

@@ -23,6 +23,7 @@ from app.ui.chart_style import (
     DurationAxis,
     LogDurationAxis,
     ThemedPlot,
+    apply_palette,
     series_colour,
     set_category_ticks,
     text_colour,
@@ -85,6 +86,7 @@ class DurationChart(Chart):
         plot.addItem(self.scatter)
         plot.addItem(self.p50_line)
         plot.addItem(self.p95_line)
+        apply_palette(plot)
         self._tips: dict[str, str] = {}
 
     def chosen_workflow(self) -> str | None:
@@ -200,11 +202,12 @@ class NodeDurationChart(Chart):
         super().__init__(ThemedPlot({"bottom": DurationAxis("bottom")}), parent)
         self.p50_bars = pg.BarGraphItem(x0=[], y=[], width=[], height=0.38, brush=series_colour(0))
         self.p95_bars = pg.BarGraphItem(x0=[], y=[], width=[], height=0.38, brush=series_colour(1))
-        legend = self.plot.addLegend(offset=(-10, 5))
+        legend = self.plot.addLegend(offset=(-10, -10))  # bottom right: the fastest, shortest bars
         self.plot.addItem(self.p95_bars)
         self.plot.addItem(self.p50_bars)
         legend.addItem(self.p50_bars, "p50")
         legend.addItem(self.p95_bars, "p95")
+        apply_palette(self.plot)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.showGrid(x=True, y=False, alpha=0.25)
         self.nodes: list[NodeStats] = []
@@ -243,6 +246,7 @@ class SuccessRateChart(Chart):
         self.bars = pg.BarGraphItem(x=[], height=[], width=1, brush=SUCCESS_COLOUR)
         self.plot.addItem(self.bars)
         self.plot.setLabel("left", "success %")
+        apply_palette(self.plot)
         self.plot.setMouseEnabled(x=True, y=False)
         self.days: list[DayOutcome] = []
 
@@ -292,6 +296,7 @@ class UsageChart(Chart):
         row.addStretch(1)
         self.controls.addLayout(row)
         self.legend = self.plot.addLegend(offset=(10, 5))
+        apply_palette(self.plot)
         self.plot.setMouseEnabled(x=True, y=False)
         self.bar_items: list[pg.BarGraphItem] = []
         self.series: UsageSeries | None = None
@@ -327,7 +332,10 @@ class UsageChart(Chart):
             self.bar_items.append(item)
             base = [b + h for b, h in zip(base, heights, strict=True)]
         self.plot.setLabel("left", "cost (USD)" if cost else "tokens")
-        self.plot.getPlotItem().enableAutoRange()
+        apply_palette(self.plot)
+        self.plot.enableAutoRange(axis="x")
+        # Headroom above the tallest day keeps the legend off the bars.
+        self.plot.setYRange(0, max(max(base), 1e-9) * 1.3, padding=0)
         total = sum(base)
         shown = f"${total:,.4f}" if cost else f"{int(total):,} tokens"
         self.show_plot(f"{shown} over {len(data.days)} UTC days, {self.split.currentText()}")
