@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
-from peewee import SQL
+from peewee import SQL, SqliteDatabase
 
-from app.store.models import Run, RunTag
+from app.store.models import Run, RunTag, db
 from app.store.search import matching_runs_sql
 from app.store.status import Status
 
@@ -32,6 +33,8 @@ class RunFilter:
     max_duration_ms: int | None = None
     has_failed_node: bool = False
     text: str | None = None  # full-text: every word must occur in the run's data
+    # Exactly these runs (a failure group, a saved selection); None means no such limit.
+    run_ids: frozenset[str] | None = None
 
     def apply(self, query: Any) -> Any:
         """Add this filter's conditions to a query over `Run`."""
@@ -58,8 +61,22 @@ class RunFilter:
             query = query.where(Run.duration_ms <= self.max_duration_ms)
         if self.has_failed_node:
             query = query.where(Run.failed_node_name.is_null(False))
+        if self.run_ids is not None:
+            query = query.where(_id_is_one_of(self.run_ids))
         if self.text:
             matching = matching_runs_sql(self.text)
             if matching is not None:
                 query = query.where(Run.id.in_(SQL(*matching)))
         return query
+
+
+def _id_is_one_of(run_ids: frozenset[str]) -> Any:
+    """`Run.id IN (...)` for any number of ids.
+
+    SQLite caps bound parameters (32,766), and a failure group can hold more runs than that,
+    so on SQLite the ids travel as one JSON array parameter that `json_each` unpacks.
+    """
+    ids = sorted(run_ids)
+    if isinstance(db.obj, SqliteDatabase):
+        return Run.id.in_(SQL("(SELECT value FROM json_each(?))", [json.dumps(ids)]))
+    return Run.id.in_(ids)

@@ -30,35 +30,54 @@ class _Relay(QObject):
     ) -> None:
         super().__init__()
         self._owner = owner
-        self._on_done = on_done
-        self._on_error = on_error
+        self._on_done: Callable[[Any], None] | None = on_done
+        self._on_error: Callable[[str], None] | None = on_error
         self.succeeded.connect(self._deliver)
         self.failed.connect(self._deliver_error)
 
     @Slot(object)
     def _deliver(self, result: object) -> None:
         self._owner._finished(self)
-        self._on_done(result)
+        on_done = self._release_callbacks()[0]
+        if on_done is not None:
+            on_done(result)
 
     @Slot(str)
     def _deliver_error(self, message: str) -> None:
         self._owner._finished(self)
-        if self._on_error is not None:
-            self._on_error(message)
+        on_error = self._release_callbacks()[1]
+        if on_error is not None:
+            on_error(message)
         else:
             log.error("background query failed: %s", message)
+
+    def _release_callbacks(
+        self,
+    ) -> tuple[Callable[[Any], None] | None, Callable[[str], None] | None]:
+        """Hand the callbacks over and forget them, here on the GUI thread.
+
+        The worker's task may hold the last reference to this relay; if the relay still
+        held a widget's bound method, that widget could be destroyed on the worker thread
+        (a crash), e.g. a dialog closed while its query ran.
+        """
+        callbacks = (self._on_done, self._on_error)
+        self._on_done = None
+        self._on_error = None
+        return callbacks
 
 
 class _Task(QRunnable):
     def __init__(self, query: Callable[[], Any], relay: _Relay) -> None:
         super().__init__()
-        self._query = query
+        self._query: Callable[[], Any] | None = query
         self._relay = relay
 
     def run(self) -> None:
+        query, self._query = self._query, None  # nothing of the caller's outlives the run
+        assert query is not None, "a task runs once"
         try:
             with db.connection_context():
-                result = self._query()
+                result = query()
         except Exception as exc:
             self._relay.failed.emit(f"{type(exc).__name__}: {exc}")
         else:

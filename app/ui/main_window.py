@@ -63,6 +63,7 @@ class MainWindow(QMainWindow):
 
         self._build_actions()
         self._build_status_bar(db_path, receiver_url, receiver_problem)
+        self._install_analysis()
 
         self._live_timer = QTimer(self)
         self._live_timer.setSingleShot(True)
@@ -121,6 +122,12 @@ class MainWindow(QMainWindow):
         history_menu = self.menuBar().addMenu("&History")
         history_menu.addAction(self.delete_action)
         history_menu.addAction(self.clear_workflow_action)
+
+    def _install_analysis(self) -> None:
+        """Charts and failure groups docks, compare actions (app/ui/analysis.py)."""
+        from app.ui.analysis import install_analysis
+
+        self.analysis = install_analysis(self)
 
     def _build_status_bar(
         self, db_path: str, receiver_url: str | None, receiver_problem: str | None

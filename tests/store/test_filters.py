@@ -83,6 +83,9 @@ def runs(database: Path) -> None:
         (RunFilter(has_failed_node=True), ["b"]),
         (RunFilter(workflow_id="etl", user_id="bob", has_failed_node=True), ["b"]),
         (RunFilter(workflow_id="nope"), []),
+        (RunFilter(run_ids=frozenset({"a", "c", "zz"})), ["c", "a"]),
+        (RunFilter(run_ids=frozenset({"a", "c"}), workflow_id="agent"), ["c"]),
+        (RunFilter(run_ids=frozenset()), []),
     ],
 )
 def test_filters_select_the_right_runs(runs: None, where: RunFilter, expected: list[str]) -> None:
@@ -96,3 +99,13 @@ def test_filtered_pages_follow_the_keyset(runs: None) -> None:
     assert [r.id for r in first] == ["d", "b"]
     rest = queries.list_runs(limit=2, after=(first[-1].started_at, first[-1].id), where=where)
     assert [r.id for r in rest] == ["a"]
+
+
+def test_run_ids_beyond_the_sqlite_parameter_limit(runs: None) -> None:
+    """A failure group can be bigger than SQLite's 32,766 bound parameters."""
+    many = frozenset({"b", "d"} | {f"missing-{i}" for i in range(40_000)})
+    where = RunFilter(run_ids=many)
+    assert [r.id for r in queries.list_runs(where=where)] == ["d", "b"]
+    assert queries.count_runs(where) == 2
+    assert writes.delete_matching(where) == 2
+    assert [r.id for r in queries.list_runs()] == ["c", "a"]

@@ -1,0 +1,54 @@
+"""Background queries hand results to the GUI thread and leave nothing of the caller behind
+on the worker thread."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from app.ui.background import BackgroundQueries
+
+RELEASED_ON: list[str] = []  # thread names where _Receiver objects were freed
+
+
+class _Receiver(QObject):
+    got = Signal(object)
+
+    def take(self, result: object) -> None:
+        self.got.emit(result)
+
+    def __del__(self) -> None:
+        RELEASED_ON.append(threading.current_thread().name)
+
+
+def test_a_callback_owner_is_never_released_on_a_worker(qtbot: Any, database: Path) -> None:
+    """A dialog closed while its query ran must not be destroyed on the pool thread."""
+    queries = BackgroundQueries()
+    RELEASED_ON.clear()
+    for attempt in range(20):
+        receiver = _Receiver()
+        with qtbot.waitSignal(receiver.got) as delivered:
+            queries.submit(lambda attempt=attempt: attempt * 2, receiver.take)
+        assert delivered.args == [attempt * 2]
+        del receiver  # the caller lets go, as a closed dialog does
+        queries.wait_for_done()
+        qtbot.waitUntil(lambda: queries.pending() == 0)
+    gc.collect()
+    assert len(RELEASED_ON) == 20
+    assert set(RELEASED_ON) == {threading.main_thread().name}
+
+
+def test_errors_reach_the_error_callback(qtbot: Any, database: Path) -> None:
+    queries = BackgroundQueries()
+    errors: list[str] = []
+
+    def fail() -> None:
+        raise LookupError("run x is not in the history")
+
+    queries.submit(fail, lambda _: None, errors.append)
+    qtbot.waitUntil(lambda: errors == ["LookupError: run x is not in the history"])
+    queries.wait_for_done()
