@@ -10,7 +10,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from app import __version__
+from app import __version__, desktop_install
 from app.config import (
     DB_ENV,
     DEFAULT_PORT,
@@ -57,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"hindsight {__version__}")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="open the app offscreen on a temporary database, receive one report, exit 0",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser(
         "serve",
@@ -64,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the receiver without a window until interrupted",
         description="Receive execution reports on 127.0.0.1 and store them; stop with Ctrl+C.",
     )
+    desktop_install.register(commands)
     return parser
 
 
@@ -111,6 +117,12 @@ def _serve(settings: Settings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
+    if args.self_test:
+        from app.ui.self_test import run_self_test
+
+        return run_self_test()
+    if args.command == "install-desktop":
+        return desktop_install.main(uninstall_requested=args.uninstall)
     try:
         settings = resolve_settings(
             getattr(args, "db", None),
