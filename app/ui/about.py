@@ -24,6 +24,8 @@ from app.config import APP_NAME
 from app.ui.icons import app_icon
 from app.ui.node_inspector import plain_label
 
+ABOUT_WIDTH = 560
+
 
 class AboutDialog(QDialog):
     def __init__(self, db_path: str, receiver_url: str | None, parent: QWidget | None = None):
@@ -71,7 +73,9 @@ class AboutDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(buttons)
-        self.setMinimumWidth(560)
+        self.setMinimumWidth(ABOUT_WIDTH)
+        # Wrapped labels make the plain size hint too tall; size to the text at this width.
+        self.resize(ABOUT_WIDTH, self.heightForWidth(ABOUT_WIDTH))
 
     def details_text(self) -> str:
         return "\n".join(f"{label}: {value}" for label, value in self.details.items())
