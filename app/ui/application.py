@@ -62,8 +62,18 @@ class DesktopSession:
         close_database()
 
 
+def _set_windows_taskbar_identity() -> None:
+    """Started through pythonw (the wheel's launcher), Windows would group the window under
+    Python's taskbar button and icon; an explicit AppUserModelID gives it Hindsight's own."""
+    if sys.platform == "win32":
+        import ctypes
+
+        ctypes.windll.shell32.SetCurrentProcessExplicitAppUserModelID(APP_ID)
+
+
 def application() -> QApplication:
     """The QApplication, named so settings, the taskbar and the desktop file agree."""
+    _set_windows_taskbar_identity()
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv)
     app.setApplicationName(APP_NAME)

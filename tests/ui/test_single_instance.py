@@ -11,11 +11,13 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from PySide6.QtWidgets import QWidget
 
 from app.config import user_data_dir
-from app.ui.single_instance import instance_key
+from app.ui.single_instance import SingleInstance, bring_to_front, instance_key
 from tests.conftest import post_json
 
 START_TIMEOUT_S = 30.0
@@ -132,3 +134,42 @@ def test_instance_key_is_per_database_and_path_spelling_does_not_matter(tmp_path
     same = tmp_path / "sub" / ".." / "history.db"
     assert instance_key(same) == instance_key(tmp_path / "history.db")
     assert instance_key(tmp_path / "other.db") != instance_key(tmp_path / "history.db")
+
+
+HAND_OVER_CHILD = """
+import sys
+from PySide6.QtCore import QCoreApplication
+from app.ui.single_instance import SingleInstance
+app = QCoreApplication([])
+instance = SingleInstance(sys.argv[1])
+assert not instance.acquire(), "the lock should be taken"
+print(instance.hand_over())
+"""
+
+
+@pytest.mark.qt_log_ignore("This plugin does not support raise")  # offscreen has no stacking
+def test_owner_gets_the_raise_request_and_brings_its_window_back(
+    qtbot: Any, tmp_path: Path
+) -> None:
+    owner = SingleInstance(tmp_path / "history.db")
+    assert owner.acquire()
+    window = QWidget()
+    qtbot.addWidget(window)
+    window.showMinimized()
+    owner.activation_requested.connect(lambda: bring_to_front(window))
+    try:
+        with qtbot.waitSignal(owner.activation_requested, timeout=20_000):
+            child = subprocess.Popen(
+                [sys.executable, "-c", HAND_OVER_CHILD, str(tmp_path / "history.db")],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        qtbot.waitUntil(lambda: child.poll() is not None, timeout=20_000)  # events keep flowing
+        out, err = child.communicate()
+        assert child.returncode == 0, err
+        assert out.strip() == str(os.getpid())  # the child heard back from this process
+        assert window.isVisible() and not window.isMinimized()
+    finally:
+        owner.release()
+    assert not owner.lock_path.exists()  # a clean exit leaves no lock behind
