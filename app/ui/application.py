@@ -115,20 +115,27 @@ def run_gui(settings: Settings) -> int:
 
 def _hand_over(instance: SingleInstance, settings: Settings) -> int:
     """Another process has this database open: bring its window up instead of a second one."""
-    pid = instance.hand_over()
-    if pid is not None:
+    answer = instance.hand_over()
+    if answer.owner_pid is not None:
         print(
-            f"Hindsight is already open on {settings.db_path} (process {pid}); "
+            f"Hindsight is already open on {settings.db_path} (process {answer.owner_pid}); "
             "brought its window to the front.",
             flush=True,
         )
         return 0
+    if answer.delivered:
+        print(
+            f"Hindsight is still starting on {settings.db_path}; its window comes to the "
+            "front when it is ready.",
+            flush=True,
+        )
+        return 0
     owner = instance.owner_pid()
-    QMessageBox.warning(
-        None,
-        "Hindsight is already running",
+    message = (
         f"Another Hindsight (process {owner or 'unknown'}) has {settings.db_path} open but "
-        "did not answer. Switch to its window, or end that process if it is stuck, then "
-        "start Hindsight again.",
+        "cannot be reached. Switch to its window, or end that process if it is stuck, then "
+        "start Hindsight again."
     )
+    print(f"hindsight: {message}", file=sys.stderr, flush=True)
+    QMessageBox.warning(None, "Hindsight is already running", message)
     return 1

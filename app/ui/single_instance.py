@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QLockFile, QObject, Qt, Signal
@@ -29,6 +30,12 @@ RAISE_REQUEST = b"raise\n"
 RAISED_REPLY = b"raised "  # followed by the owner's process id and a newline
 LOCK_WAIT_MS = 200  # a previous instance that is just closing may still hold the lock
 HAND_OVER_TIMEOUT_S = 5.0  # the owner may be between taking the lock and listening
+
+
+@dataclass(frozen=True)
+class HandOver:
+    delivered: bool  # the owner has (or will read) the request
+    owner_pid: int | None  # set once the owner answered that it raised its window
 
 
 class InstanceError(RuntimeError):
@@ -89,8 +96,10 @@ class SingleInstance(QObject):
     def _on_new_connection(self) -> None:
         assert self._server is not None
         while (socket := self._server.nextPendingConnection()) is not None:
+            # The socket stays a child of the server and goes with it: deleteLater() here can
+            # crash PySide if the server is destroyed before the deferred delete runs, and
+            # one small object per later start is nothing to save.
             socket.readyRead.connect(lambda s=socket: self._on_request(s))
-            socket.disconnected.connect(socket.deleteLater)
 
     def _on_request(self, socket: QLocalSocket) -> None:
         if not socket.canReadLine():
@@ -102,25 +111,27 @@ class SingleInstance(QObject):
             socket.flush()
         socket.disconnectFromServer()
 
-    def hand_over(self, timeout_s: float = HAND_OVER_TIMEOUT_S) -> int | None:
-        """Ask the owner to raise its window; its process id once it has, None if it never
-        answered. Blocking is fine here: this process has no window yet and is about to exit."""
+    def hand_over(self, timeout_s: float = HAND_OVER_TIMEOUT_S) -> HandOver:
+        """Ask the owner to raise its window. Blocking is fine here: this process has no
+        window yet and exits right after."""
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        while True:
             socket = QLocalSocket()
             socket.connectToServer(self.server_name)
-            if socket.waitForConnected(500):
-                socket.write(RAISE_REQUEST)
+            if socket.waitForConnected(500) and socket.write(RAISE_REQUEST) > 0:
                 socket.waitForBytesWritten(1000)
                 reply = b""
-                while not reply.endswith(b"\n") and socket.waitForReadyRead(2000):
+                wait_ms = max(100, int((deadline - time.monotonic()) * 1000))
+                while not reply.endswith(b"\n") and socket.waitForReadyRead(wait_ms):
                     reply += bytes(socket.readAll().data())
-                socket.abort()
-                if reply.startswith(RAISED_REPLY):
-                    return int(reply[len(RAISED_REPLY) :].strip() or 0) or None
-            # Not listening yet (it is starting) or it dropped us: try again shortly.
-            time.sleep(0.1)
-        return None
+                # Closing is fine even unanswered: the request waits in the socket until the
+                # owner (busy opening or upgrading its database) reads it and raises then.
+                socket.disconnectFromServer()
+                pid = reply.removeprefix(RAISED_REPLY).strip()
+                return HandOver(True, int(pid) if pid.isdigit() else None)
+            if time.monotonic() >= deadline:
+                return HandOver(False, None)
+            time.sleep(0.1)  # it has the lock but is not listening yet: it is starting
 
     def release(self) -> None:
         if self._server is not None:

@@ -143,7 +143,8 @@ from app.ui.single_instance import SingleInstance
 app = QCoreApplication([])
 instance = SingleInstance(sys.argv[1])
 assert not instance.acquire(), "the lock should be taken"
-print(instance.hand_over())
+answer = instance.hand_over(timeout_s=float(sys.argv[2]))
+print(answer.delivered, answer.owner_pid)
 """
 
 
@@ -160,7 +161,7 @@ def test_owner_gets_the_raise_request_and_brings_its_window_back(
     try:
         with qtbot.waitSignal(owner.activation_requested, timeout=20_000):
             child = subprocess.Popen(
-                [sys.executable, "-c", HAND_OVER_CHILD, str(tmp_path / "history.db")],
+                [sys.executable, "-c", HAND_OVER_CHILD, str(tmp_path / "history.db"), "20"],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
@@ -168,8 +169,31 @@ def test_owner_gets_the_raise_request_and_brings_its_window_back(
         qtbot.waitUntil(lambda: child.poll() is not None, timeout=20_000)  # events keep flowing
         out, err = child.communicate()
         assert child.returncode == 0, err
-        assert out.strip() == str(os.getpid())  # the child heard back from this process
+        assert out.split() == ["True", str(os.getpid())]  # the child heard back from us
         assert window.isVisible() and not window.isMinimized()
     finally:
         owner.release()
     assert not owner.lock_path.exists()  # a clean exit leaves no lock behind
+
+
+@pytest.mark.qt_log_ignore("This plugin does not support raise")
+def test_a_request_sent_while_the_owner_is_busy_starting_is_honoured_later(
+    qtbot: Any, tmp_path: Path
+) -> None:
+    """The owner holds the lock but is not yet running its event loop (opening or upgrading
+    the database): the second start leaves its request and exits 0; the owner acts on it."""
+    owner = SingleInstance(tmp_path / "history.db")
+    assert owner.acquire()
+    try:
+        child = subprocess.run(  # blocks this (the owner's) GUI thread: no events processed
+            [sys.executable, "-c", HAND_OVER_CHILD, str(tmp_path / "history.db"), "1"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert child.returncode == 0, child.stderr
+        assert child.stdout.split() == ["True", "None"]  # delivered, not yet answered
+        with qtbot.waitSignal(owner.activation_requested, timeout=10_000):
+            pass  # the event loop runs again and reads the waiting request
+    finally:
+        owner.release()
