@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import NoReturn
 
-from app import __version__
+from app import __version__, desktop_install
 from app.config import (
     DB_ENV,
     DEFAULT_HOST,
@@ -69,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"hindsight {__version__}")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="open the app offscreen on a temporary database, receive one report, exit 0",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve = commands.add_parser(
         "serve",
@@ -84,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
         "every request must carry the token from the token file",
     )
     _add_history_commands(commands, common)
+    desktop_install.register(commands)
     return parser
 
 
@@ -299,6 +305,12 @@ def _serve(settings: Settings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
+    if args.self_test:
+        from app.ui.self_test import run_self_test
+
+        return run_self_test()
+    if args.command == "install-desktop":
+        return desktop_install.main(uninstall_requested=args.uninstall)
     try:
         settings = resolve_settings(
             getattr(args, "db", None),

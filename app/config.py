@@ -12,6 +12,8 @@ from pathlib import Path
 import platformdirs
 
 APP_NAME = "Hindsight"
+# Reverse-DNS id: the .desktop file, AppStream id, icon name and Wayland app id all use it.
+APP_ID = "io.github.hindsight.Hindsight"
 DEFAULT_PORT = 7341
 DEFAULT_HOST = "127.0.0.1"
 DB_ENV = "HINDSIGHT_DB"

@@ -21,3 +21,17 @@ def curl_example(base_url: str) -> str:
         "  -H 'Content-Type: application/json' \\\n"
         f"  -d '{EXAMPLE_REPORT}'"
     )
+
+
+def python_example(base_url: str) -> str:
+    """Ten lines a workflow author can paste: one run, one good node, one failing node."""
+    return f"""from app.reporter import Reporter  # or copy app/reporter.py next to your script
+
+reporter = Reporter("{base_url}")
+
+with reporter.run("invoice-triage", name="Invoice triage", trigger="manual") as run:
+    with run.node("fetch", name="Fetch invoice", type="http", input={{"invoiceId": 42}}) as node:
+        node.output = {{"total": "19,99", "currency": "EUR"}}
+    with run.node("parse", name="Parse total", type="code", input=node.output) as node:
+        node.output = float(node.output["total"])  # ValueError: stored as a failed run
+"""

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from app.store import queries, writes
 from app.store.records import RunDetail, RunSummary, WorkflowSummary
+from app.ui.about import add_help_menu
 from app.ui.background import BackgroundQueries
 from app.ui.empty_state import EmptyState
 from app.ui.node_inspector import plain_label
@@ -62,6 +63,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.pages)
 
         self._build_actions()
+        self.about_action = add_help_menu(self, db_path, receiver_url)
         self._build_status_bar(db_path, receiver_url, receiver_problem)
         self._install_analysis()
 
