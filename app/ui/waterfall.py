@@ -24,6 +24,9 @@ BAR_HEIGHT = 0.7
 MIN_BAR_FRACTION = 0.004  # of the run's span: instant nodes stay visible and clickable
 LABEL_FRACTION = 0.08  # bars at least this wide carry their node's name
 MAX_LABELS = 100
+# One brush and pen per status, shared by every bar: making 10,000 of each costs 150 ms.
+_BRUSHES = {status: pg.mkBrush(colour) for status, colour in STATUS_COLOURS.items()}
+_PENS = {status: pg.mkPen(QColor(colour).darker(130)) for status, colour in STATUS_COLOURS.items()}
 
 
 @dataclass(frozen=True)
@@ -88,8 +91,9 @@ def layout_nodes(nodes: Sequence[NodeSummary], origin: int) -> WaterfallLayout:
 def describe(bar: Bar, origin: int) -> str:
     """The hover text of a bar, plain."""
     node = bar.node
+    name = one_line(node.label, 120)
     lines = [
-        f"{node.label} ({node.node_type})" if node.node_type else node.label,
+        f"{name} ({one_line(node.node_type, 40)})" if node.node_type else name,
         f"{node.status.value} · {format_duration(node.duration_ms)}",
         f"starts {format_offset(node.started_at, origin)}"
         if node.started_at is not None
@@ -169,9 +173,8 @@ class Waterfall(QWidget):
             y=[b.lane for b in bars],
             width=[max(b.end - b.start, minimum) for b in bars],
             height=BAR_HEIGHT,
-            brushes=[pg.mkBrush(STATUS_COLOURS[b.node.status]) for b in bars] or None,
-            pens=[pg.mkPen(QColor(STATUS_COLOURS[b.node.status]).darker(130)) for b in bars]
-            or None,
+            brushes=[_BRUSHES[b.node.status] for b in bars] or None,
+            pens=[_PENS[b.node.status] for b in bars] or None,
         )
         self._place_labels()
         item = self.plot.getPlotItem()
