@@ -109,6 +109,7 @@ class NodeInspector(QWidget):
         body.addWidget(self.error_view)
         body.setStretchFactor(0, 3)
         body.setStretchFactor(1, 2)
+        body.setSizes([300, 160])
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -91,8 +91,9 @@ class RunDetailPane(QWidget):
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self.node_view)
         top.addWidget(self.waterfall)
-        top.setStretchFactor(0, 3)
-        top.setStretchFactor(1, 2)
+        top.setStretchFactor(0, 1)
+        top.setStretchFactor(1, 1)
+        top.setSizes([620, 680])
         nodes_page = QSplitter(Qt.Orientation.Vertical)
         nodes_page.addWidget(top)
         nodes_page.addWidget(self.inspector)
@@ -183,7 +184,9 @@ class RunDetailPane(QWidget):
             f"workflow {one_line(detail.summary.workflow_id, 100)}"
         )
         origin = run_origin(detail.summary.started_at, detail.nodes)
-        layout = self.waterfall.set_nodes(detail.nodes, origin)
+        run = detail.summary
+        run_end = run.started_at + run.duration_ms if run.duration_ms is not None else None
+        layout = self.waterfall.set_nodes(detail.nodes, origin, run_end)
         placed = {
             b.node.pk: round(b.start * 1000) for b in layout.bars if b.node.started_at is None
         }

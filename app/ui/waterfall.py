@@ -9,7 +9,7 @@ node, clicking selects it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Signal
@@ -24,6 +24,7 @@ BAR_HEIGHT = 0.7
 MIN_BAR_FRACTION = 0.004  # of the run's span: instant nodes stay visible and clickable
 LABEL_FRACTION = 0.08  # bars at least this wide carry their node's name
 MAX_LABELS = 100
+MIN_LANES = 4
 # One brush and pen per status, shared by every bar: making 10,000 of each costs 150 ms.
 _BRUSHES = {status: pg.mkBrush(colour) for status, colour in STATUS_COLOURS.items()}
 _PENS = {status: pg.mkPen(QColor(colour).darker(130)) for status, colour in STATUS_COLOURS.items()}
@@ -128,7 +129,7 @@ class Waterfall(QWidget):
         item.setMouseEnabled(x=True, y=False)
         item.setMenuEnabled(False)
         item.hideButtons()
-        item.showGrid(x=True, y=False, alpha=0.2)
+        item.showGrid(x=True, y=False, alpha=0.1)
         item.setLabel("bottom", "seconds since the run started")
         text_pen = pg.mkPen(palette.color(QPalette.ColorRole.Text))
         for side in ("left", "bottom"):
@@ -163,9 +164,15 @@ class Waterfall(QWidget):
     def selected_pk(self) -> int | None:
         return self._selected
 
-    def set_nodes(self, nodes: Sequence[NodeSummary], origin: int) -> WaterfallLayout:
+    def set_nodes(
+        self, nodes: Sequence[NodeSummary], origin: int, run_end: int | None = None
+    ) -> WaterfallLayout:
+        """Draw the nodes; the time axis runs from `origin` to the later of the last node's
+        end and `run_end` (epoch ms), so time spent outside any node shows too."""
         self._origin = origin
         self._layout = layout_nodes(nodes, origin)
+        if run_end is not None and (run_end - origin) / 1000 > self._layout.span:
+            self._layout = replace(self._layout, span=(run_end - origin) / 1000)
         bars, minimum = self._layout.bars, self._layout.min_width()
         # pyqtgraph 0.14 fails on empty per-bar pen lists, so an empty run passes None.
         self.bars.setOpts(
@@ -179,7 +186,8 @@ class Waterfall(QWidget):
         self._place_labels()
         item = self.plot.getPlotItem()
         item.getAxis("left").setTicks([list(enumerate(self._layout.lanes))])
-        lanes = max(len(self._layout.lanes), 1)
+        # At least MIN_LANES lanes of height, so a one-lane run shows a bar, not a wall.
+        lanes = max(len(self._layout.lanes), MIN_LANES)
         span = max(self._layout.span, 0.001)
         item.setLimits(yMin=-0.6, yMax=lanes - 0.4, xMin=-span * 0.05, xMax=span * 1.05)
         item.setXRange(0, span, padding=0.02)

@@ -51,6 +51,7 @@ def test_failed_run_opens_on_failed_node_with_header_and_error(
     node = pane.selected_node()
     assert node is not None and node.node_id == "parse"
     assert pane.waterfall.selected_pk == node.pk
+    assert pane.waterfall.current_layout.span == 2.5  # the run's end, after the last node
     error = pane.inspector.error_view
     assert error.isVisible()
     assert error.message.text() == "ValueError: bad total"
