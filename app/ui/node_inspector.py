@@ -1,4 +1,4 @@
-"""What one node received, produced and raised."""
+"""What one node received, produced and raised, and for LLM nodes what was said."""
 
 from __future__ import annotations
 
@@ -11,14 +11,21 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from app.store.records import NodePayload, NodeSummary
+from app.store.records import NodeSummary
 from app.store.status import Status
 from app.ui.formatting import STATUS_COLOURS, format_duration
 from app.ui.json_tree import JsonTree
+from app.ui.llm_view import LlmView
+from app.ui.node_payload import PreparedNode
+from app.ui.plain_text import clip, one_line, visible
+from app.ui.runner import Runner, run_now
+
+ERROR_MESSAGE_CHARS = 2_000  # in the label; "Copy error" copies all of it
 
 
 def plain_label(text: str = "") -> QLabel:
@@ -32,82 +39,126 @@ def plain_label(text: str = "") -> QLabel:
 class ErrorView(QGroupBox):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Error", parent)
+        fixed = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        self._full_message = ""
+        self._full_stack = ""
         self.message = plain_label()
         self.message.setWordWrap(True)
+        self.message.setFont(fixed)
         self.message.setStyleSheet(f"color: {STATUS_COLOURS[Status.ERROR]}; font-weight: bold;")
         self.stack = QPlainTextEdit()
         self.stack.setReadOnly(True)
         self.stack.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-        self.stack.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.stack.setFont(fixed)
         self.stack.setPlaceholderText("No stack trace was reported.")
-        copy = QPushButton("Copy error")
-        copy.clicked.connect(self._copy)
+        self.copy_button = QPushButton("Copy error")
+        self.copy_button.clicked.connect(self.copy)
         top = QHBoxLayout()
         top.addWidget(self.message, 1)
-        top.addWidget(copy, 0, Qt.AlignmentFlag.AlignTop)
+        top.addWidget(self.copy_button, 0, Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.stack)
 
-    def show_error(self, message: str | None, stack: str | None) -> None:
-        self.message.setText(message or "(no message)")
-        self.stack.setPlainText(stack or "")
+    def show_error(self, message: str | None, stack: str | None, stack_shown: str = "") -> None:
+        """`stack_shown` is the stack already clipped for display (done off the GUI thread)."""
+        self._full_message = message or ""
+        self._full_stack = stack or ""
+        # The label wraps, so newlines stay; control and bidi characters become visible.
+        self.message.setText(
+            visible(clip(message, ERROR_MESSAGE_CHARS)) if message else "(no message)"
+        )
+        self.stack.setPlainText(stack_shown or (stack or ""))
 
-    def _copy(self) -> None:
-        text = self.message.text()
-        if self.stack.toPlainText():
-            text += "\n\n" + self.stack.toPlainText()
+    def copy(self) -> None:
+        text = self._full_message or "(no message)"
+        if self._full_stack:
+            text += "\n\n" + self._full_stack
         QGuiApplication.clipboard().setText(text)
 
 
+def _boxed(title: str, widget: QWidget) -> QGroupBox:
+    box = QGroupBox(title)
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(4, 4, 4, 4)
+    layout.addWidget(widget)
+    return box
+
+
 class NodeInspector(QWidget):
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, runner: Runner = run_now, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.title = plain_label("Select a node to see its input, output and error.")
         self.title.setStyleSheet("font-weight: bold;")
-        self.input_tree = JsonTree()
-        self.output_tree = JsonTree()
+        self.input_tree = JsonTree(runner, save_name="input")
+        self.output_tree = JsonTree(runner, save_name="output")
+        self.llm_view = LlmView()
         self.error_view = ErrorView()
         self.error_view.hide()
 
         trees = QSplitter(Qt.Orientation.Horizontal)
-        trees.addWidget(self._boxed("Input", self.input_tree))
-        trees.addWidget(self._boxed("Output", self.output_tree))
+        trees.addWidget(_boxed("Input", self.input_tree))
+        trees.addWidget(_boxed("Output", self.output_tree))
+        self.sections = QTabWidget()
+        self.sections.setDocumentMode(True)
+        self.sections.addTab(trees, "Input && output")
+        self.llm_tab = self.sections.addTab(self.llm_view, "LLM call")
+        self.sections.setTabEnabled(self.llm_tab, False)
         body = QSplitter(Qt.Orientation.Vertical)
-        body.addWidget(trees)
+        body.addWidget(self.sections)
         body.addWidget(self.error_view)
         body.setStretchFactor(0, 3)
         body.setStretchFactor(1, 2)
+        body.setSizes([300, 160])
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
         layout.addWidget(body, 1)
 
-    @staticmethod
-    def _boxed(title: str, widget: QWidget) -> QGroupBox:
-        box = QGroupBox(title)
-        layout = QVBoxLayout(box)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(widget)
-        return box
-
     def clear(self) -> None:
         self.title.setText("Select a node to see its input, output and error.")
         self.input_tree.clear()
         self.output_tree.clear()
+        self.llm_view.clear()
+        self.sections.setTabEnabled(self.llm_tab, False)
         self.error_view.hide()
 
-    def show_node(self, node: NodeSummary, payload: NodePayload | None) -> None:
-        kind = f" ({node.node_type})" if node.node_type else ""
+    def show_loading(self, node: NodeSummary) -> None:
+        """Right away on selection: the title and error message, payloads to follow."""
+        self._set_title(node)
+        self.input_tree.clear("loading…")
+        self.output_tree.clear("loading…")
+        if node.error_message:
+            self.error_view.show_error(node.error_message, None)
+            self.error_view.show()
+        else:
+            self.error_view.hide()
+
+    def _set_title(self, node: NodeSummary) -> None:
+        kind = f" ({one_line(node.node_type, 40)})" if node.node_type else ""
+        attempt = f" · attempt {node.attempt}" if node.attempt > 1 else ""
         self.title.setText(
-            f"{node.label}{kind} · {node.status.value} · {format_duration(node.duration_ms)}"
+            f"{one_line(node.label, 120)}{kind} · {node.status.value} · "
+            f"{format_duration(node.duration_ms)}{attempt}"
         )
-        self.input_tree.set_json_text(payload.input_json if payload else None)
-        self.output_tree.set_json_text(payload.output_json if payload else None)
-        stack = payload.error_stack if payload else None
-        if node.error_message or stack:
-            self.error_view.show_error(node.error_message, stack)
+
+    def show_node(self, node: NodeSummary, prepared: PreparedNode | None) -> None:
+        self._set_title(node)
+        prepared = prepared or PreparedNode(node.pk)
+        self.input_tree.set_prepared(prepared.input)
+        self.output_tree.set_prepared(prepared.output)
+        self.sections.setTabEnabled(self.llm_tab, prepared.has_llm)
+        if prepared.has_llm:
+            self.llm_view.show_call(node, prepared.prompt, prepared.response)
+            self.sections.setCurrentIndex(self.llm_tab)
+        else:
+            self.llm_view.clear()
+            self.sections.setCurrentIndex(0)
+        if node.error_message or prepared.error_stack:
+            self.error_view.show_error(
+                node.error_message, prepared.error_stack, prepared.stack_shown
+            )
             self.error_view.show()
         else:
             self.error_view.hide()

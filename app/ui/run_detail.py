@@ -1,51 +1,81 @@
-"""One run: its header, its nodes, and the inspector for the selected node."""
+"""One run: its header, its nodes (table, waterfall, inspector) and its other tabs."""
 
 from __future__ import annotations
 
 from functools import partial
 
-from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
     QSplitter,
     QTableView,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from app.store import queries
-from app.store.records import NodePayload, NodeSummary, RunDetail
+from app.store.records import NodeSummary, RunDetail
 from app.store.status import Status
+from app.ui.artifacts_tab import ArtifactsTab
 from app.ui.background import BackgroundQueries
 from app.ui.formatting import STATUS_COLOURS, format_duration, format_timestamp
+from app.ui.logs_tab import LogsTab
 from app.ui.node_inspector import NodeInspector, plain_label
+from app.ui.node_payload import PreparedNode, load_node
 from app.ui.node_table import NodeTableModel
+from app.ui.plain_text import one_line
+from app.ui.raw_json_tab import RawJsonTab
+from app.ui.run_info_tab import RunInfoTab
+from app.ui.run_tab import RunTab
+from app.ui.runner import alive
+from app.ui.waterfall import Waterfall, run_origin
+
+_NODE_COLUMN_WIDTHS = (
+    (NodeTableModel.COL_STATUS, 80),
+    (NodeTableModel.COL_TYPE, 80),
+    (NodeTableModel.COL_START, 80),
+    (NodeTableModel.COL_DURATION, 80),
+    (NodeTableModel.COL_ATTEMPT, 60),
+    (NodeTableModel.COL_TOKENS, 70),
+)
 
 
-def _header_text(detail: RunDetail) -> str:
+def header_text(detail: RunDetail) -> str:
+    run = detail.summary
+    return f"{run.status.value.upper()}  ·  {one_line(run.workflow_label, 120)}"
+
+
+def facts_text(detail: RunDetail) -> str:
     run = detail.summary
     parts = [
-        run.status.value.upper(),
-        run.workflow_label,
         f"started {format_timestamp(run.started_at)}",
         format_duration(run.duration_ms),
         f"{run.node_count} node" + ("" if run.node_count == 1 else "s"),
+        f"trigger: {one_line(detail.trigger_type, 60) or '—'}",
     ]
-    if detail.trigger_type:
-        parts.append(f"trigger: {detail.trigger_type}")
+    if run.project_id:
+        parts.append(f"project: {one_line(run.project_id, 60)}")
+    if run.total_tokens is not None:
+        parts.append(f"{run.total_tokens:,} tokens")
+    if run.cost_usd is not None:
+        parts.append(f"${run.cost_usd:.4f}")
     return "  ·  ".join(parts)
 
 
 class RunDetailPane(QWidget):
+    node_shown = Signal(int)  # node pk, once its payload is in the inspector
+
     def __init__(self, queries_runner: BackgroundQueries, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._queries = queries_runner
+        runner = queries_runner.submit
         self._detail: RunDetail | None = None
         self._shown_node_pk: int | None = None
 
         self.header = plain_label("Select a run.")
         self.header.setStyleSheet("font-size: 13pt; font-weight: bold;")
+        self.facts = plain_label()
         self.run_error = plain_label()
         self.run_error.setWordWrap(True)
         self.run_error.setStyleSheet(f"color: {STATUS_COLOURS[Status.ERROR]};")
@@ -54,31 +84,59 @@ class RunDetailPane(QWidget):
         self.run_id.setStyleSheet("color: #757575;")
 
         self.node_model = NodeTableModel(self)
-        self.node_view = QTableView()
-        self.node_view.setModel(self.node_model)
-        self.node_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.node_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.node_view.verticalHeader().hide()
-        self.node_view.setShowGrid(False)
-        self.node_view.setWordWrap(False)
-        header = self.node_view.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(NodeTableModel.COL_NAME, QHeaderView.ResizeMode.Stretch)
-        self.node_view.selectionModel().currentRowChanged.connect(self._on_node_changed)
+        self.node_view = self._build_node_view()
+        self.waterfall = Waterfall()
+        self.waterfall.node_clicked.connect(self.select_node)
+        self.inspector = NodeInspector(runner)
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(self.node_view)
+        top.addWidget(self.waterfall)
+        top.setStretchFactor(0, 1)
+        top.setStretchFactor(1, 1)
+        top.setSizes([620, 680])
+        nodes_page = QSplitter(Qt.Orientation.Vertical)
+        nodes_page.addWidget(top)
+        nodes_page.addWidget(self.inspector)
+        nodes_page.setStretchFactor(0, 2)
+        nodes_page.setStretchFactor(1, 3)
 
-        self.inspector = NodeInspector()
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(self.node_view)
-        split.addWidget(self.inspector)
-        split.setStretchFactor(0, 1)
-        split.setStretchFactor(1, 3)
-        split.setSizes([320, 900])
+        self.logs_tab = LogsTab(runner)
+        self.info_tab = RunInfoTab(runner)
+        self.artifacts_tab = ArtifactsTab(runner)
+        self.raw_tab = RawJsonTab(runner)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(nodes_page, "Nodes")
+        self.tabs.addTab(self.logs_tab, "Logs")
+        self.tabs.addTab(self.info_tab, "Trigger && params")
+        self.tabs.addTab(self.artifacts_tab, "Artifacts")
+        self.tabs.addTab(self.raw_tab, "Raw JSON")
+        self.tabs.currentChanged.connect(self._load_current_tab)
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.header)
+        layout.addWidget(self.facts)
         layout.addWidget(self.run_error)
         layout.addWidget(self.run_id)
-        layout.addWidget(split, 1)
+        layout.addWidget(self.tabs, 1)
+
+    def _build_node_view(self) -> QTableView:
+        view = QTableView()
+        view.setModel(self.node_model)
+        view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        view.verticalHeader().hide()
+        view.setShowGrid(False)
+        view.setWordWrap(False)
+        header = view.horizontalHeader()
+        # Fixed widths, not ResizeToContents: measuring a 10,000-node run would stall.
+        header.setSectionResizeMode(NodeTableModel.COL_NAME, QHeaderView.ResizeMode.Stretch)
+        for column, width in _NODE_COLUMN_WIDTHS:
+            view.setColumnWidth(column, width)
+        view.selectionModel().currentRowChanged.connect(self._on_node_changed)
+        return view
+
+    def run_tabs(self) -> tuple[RunTab, ...]:
+        return (self.logs_tab, self.info_tab, self.artifacts_tab, self.raw_tab)
 
     @property
     def run_id_shown(self) -> str | None:
@@ -88,10 +146,15 @@ class RunDetailPane(QWidget):
         self._detail = None
         self._shown_node_pk = None
         self.header.setText("Select a run.")
+        self.header.setStyleSheet("font-size: 13pt; font-weight: bold;")
+        self.facts.setText("")
         self.run_error.hide()
         self.run_id.setText("")
         self.node_model.set_nodes([])
+        self.waterfall.set_nodes([], 0)
         self.inspector.clear()
+        for tab in self.run_tabs():
+            tab.set_run(None)
 
     def show_run(self, detail: RunDetail) -> None:
         """Show a run; keep the selected node across a refresh of the same run.
@@ -106,27 +169,35 @@ class RunDetailPane(QWidget):
                 keep_node_id = self.node_model.node_at(current.row()).node_id
         self._detail = detail
         self._shown_node_pk = None
-        self.header.setText(_header_text(detail))
+        self.header.setText(header_text(detail))
         self.header.setStyleSheet(
             f"font-size: 13pt; font-weight: bold; color: {STATUS_COLOURS[detail.summary.status]};"
         )
+        self.facts.setText(facts_text(detail))
         if detail.error_message:
-            self.run_error.setText(detail.error_message)
+            self.run_error.setText(one_line(detail.error_message, 500))
             self.run_error.show()
         else:
             self.run_error.hide()
-        self.run_id.setText(f"Run {detail.summary.id}  ·  workflow {detail.summary.workflow_id}")
-        self.node_model.set_nodes(detail.nodes)
+        self.run_id.setText(
+            f"Run {one_line(detail.summary.id, 100)}  ·  "
+            f"workflow {one_line(detail.summary.workflow_id, 100)}"
+        )
+        origin = run_origin(detail.summary.started_at, detail.nodes)
+        run = detail.summary
+        run_end = run.started_at + run.duration_ms if run.duration_ms is not None else None
+        layout = self.waterfall.set_nodes(detail.nodes, origin, run_end)
+        placed = {
+            b.node.pk: round(b.start * 1000) for b in layout.bars if b.node.started_at is None
+        }
+        self.node_model.set_nodes(detail.nodes, origin, placed)
         self.inspector.clear()
+        for tab in self.run_tabs():
+            tab.set_run(detail)
+        self._load_current_tab()
         target = self._node_to_open(detail, keep_node_id)
         if target is not None:
-            row = self.node_model.row_of(target.pk)
-            if row is not None:
-                self.node_view.selectionModel().setCurrentIndex(
-                    self.node_model.index(row, 0),
-                    QItemSelectionModel.SelectionFlag.ClearAndSelect
-                    | QItemSelectionModel.SelectionFlag.Rows,
-                )
+            self.select_node(target)
 
     @staticmethod
     def _node_to_open(detail: RunDetail, keep_node_id: str | None) -> NodeSummary | None:
@@ -136,21 +207,40 @@ class RunDetailPane(QWidget):
                 return kept
         return detail.first_failed_node() or (detail.nodes[0] if detail.nodes else None)
 
+    def _load_current_tab(self) -> None:
+        current = self.tabs.currentWidget()
+        if isinstance(current, RunTab):
+            current.load_if_needed()
+
+    def select_node(self, node: NodeSummary) -> None:
+        """Select a node in the table (from the waterfall, or on opening a run)."""
+        row = self.node_model.row_of(node.pk)
+        if row is None:
+            return
+        index = self.node_model.index(row, 0)
+        self.node_view.selectionModel().setCurrentIndex(
+            index,
+            QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows,
+        )
+        self.node_view.scrollTo(index)
+
     def selected_node(self) -> NodeSummary | None:
         current = self.node_view.currentIndex()
         return self.node_model.node_at(current.row()) if current.isValid() else None
 
-    def _on_node_changed(self, current: object, previous: object) -> None:
+    def _on_node_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
         node = self.selected_node()
+        self.waterfall.highlight(node.pk if node else None)
         if node is None:
             self.inspector.clear()
             return
         self._shown_node_pk = node.pk
-        self._queries.submit(
-            partial(queries.get_node_payload, node.pk), partial(self._on_payload, node)
-        )
+        self.inspector.show_loading(node)
+        self._queries.submit(partial(load_node, node), partial(self._on_payload, node))
 
-    def _on_payload(self, node: NodeSummary, payload: NodePayload | None) -> None:
-        if node.pk != self._shown_node_pk:
+    def _on_payload(self, node: NodeSummary, prepared: PreparedNode | None) -> None:
+        if not alive(self) or node.pk != self._shown_node_pk:
             return  # the user moved on while it loaded
-        self.inspector.show_node(node, payload)
+        self.inspector.show_node(node, prepared)
+        self.node_shown.emit(node.pk)

@@ -75,23 +75,23 @@ def test_failed_run_opens_on_its_failed_node(qtbot: Any, session: DesktopSession
     qtbot.waitUntil(lambda: window.run_model.rowCount() == 2)
     assert window.select_run("bad")
     inspector = window.detail.inspector
-    qtbot.waitUntil(lambda: inspector.error_view.isVisible())
+    qtbot.waitUntil(lambda: inspector.error_view.stack.toPlainText() != "")
+    assert inspector.error_view.isVisible()
     node = window.detail.selected_node()
     assert node is not None and node.node_id == "parse"
     assert inspector.error_view.message.text() == "ValueError: bad total"
     assert inspector.error_view.stack.toPlainText() == "Traceback ...\n  x"
-    top = inspector.input_tree.topLevelItem(0)
-    assert top is not None and (top.text(0), top.text(1)) == ("total", '"19.99"')
+    qtbot.waitUntil(lambda: inspector.input_tree.model.rowCount() == 1)
+    top = inspector.input_tree.model
+    assert (top.index(0, 0).data(), top.index(0, 1).data()) == ("total", '"19.99"')
     assert window.detail.header.text().startswith("ERROR")
 
     # Selecting the successful node shows its output and hides the error.
     window.detail.node_view.selectRow(0)
     qtbot.waitUntil(lambda: not inspector.error_view.isVisible())
-    outputs = [
-        inspector.output_tree.topLevelItem(i).text(0)  # type: ignore[union-attr]
-        for i in range(inspector.output_tree.topLevelItemCount())
-    ]
-    assert outputs == ["total", "lines"]
+    output = inspector.output_tree.model
+    qtbot.waitUntil(lambda: output.rowCount() == 2)
+    assert [output.index(i, 0).data() for i in range(2)] == ["total", "lines"]
 
 
 def test_delete_selected_runs_after_confirmation(
