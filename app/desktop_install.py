@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from app.config import APP_ID
 from app.launcher import gui_launcher
@@ -24,7 +25,7 @@ ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 _EXEC_RESERVED = set(" \t\n\"'\\><~|&;$*?#()`")
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(commands: argparse._SubParsersAction[Any]) -> None:
     parser = commands.add_parser(
         "install-desktop",
         help="add Hindsight to your applications menu (Linux)",

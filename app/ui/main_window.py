@@ -63,9 +63,9 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.pages)
 
         self._build_actions()
-        self.about_action = add_help_menu(self, db_path, receiver_url)
         self._build_status_bar(db_path, receiver_url, receiver_problem)
         self._install_analysis()
+        self.about_action = add_help_menu(self, db_path, receiver_url)  # Help stays last
 
         self._live_timer = QTimer(self)
         self._live_timer.setSingleShot(True)
