@@ -2,7 +2,7 @@
 
     python packaging/render_icons.py
 
-Writes next to app/resources/icons/app/hindsight.svg: hindsight-N.png for the hicolor sizes
+Writes next to resources/icons/app/hindsight.svg: hindsight-N.png for the hicolor sizes
 (Linux menus and the window icon), hindsight.ico (Windows .exe) and hindsight.icns (macOS
 .app). ICO and ICNS hold PNG images, which every supported Windows and macOS version reads,
 so Qt's renderer is all that is needed; the outputs are committed and only change with the SVG.
@@ -21,7 +21,7 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt
 from PySide6.QtGui import QGuiApplication, QImage, QPainter
 from PySide6.QtSvg import QSvgRenderer
 
-ICON_DIR = Path(__file__).resolve().parents[1] / "app" / "resources" / "icons" / "app"
+ICON_DIR = Path(__file__).resolve().parents[1] / "resources" / "icons" / "app"
 PNG_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 ICO_SIZES = (16, 24, 32, 48, 64, 256)
 # ICNS element types holding PNG data, by pixel size (ic10 is the 512 pt @2x image).

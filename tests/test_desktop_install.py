@@ -109,5 +109,5 @@ def test_packaging_linux_files_are_the_shipped_ones() -> None:
     """packaging/linux links to the copies the wheel ships, so they cannot drift apart."""
     for suffix in (".desktop", ".metainfo.xml"):
         link = ROOT / "packaging" / "linux" / f"{APP_ID}{suffix}"
-        shipped = ROOT / "app" / "resources" / "linux" / f"{APP_ID}{suffix}"
+        shipped = ROOT / "resources" / "linux" / f"{APP_ID}{suffix}"
         assert link.resolve() == shipped.resolve()

@@ -1,6 +1,7 @@
 """Files the app ships (icons, style sheets), found the same way in every install.
 
-The files live in this package so a wheel carries them as package data. A source checkout
+The top-level `resources/` folder is installed as the package `app.resources` (see
+pyproject's package-dir), so a wheel carries the files as package data. A source checkout
 and an installed wheel find them next to this module; the frozen app (PyInstaller) unpacks
 them under `sys._MEIPASS/app/resources`, which the spec collects them into.
 """
