@@ -1,4 +1,5 @@
-"""Shared fixtures: every test gets its own data directory and database file."""
+"""Shared fixtures: every test gets its own data directory and database (a SQLite file, or
+an empty PostgreSQL database for the `postgresql` variant of store tests)."""
 
 from __future__ import annotations
 
@@ -49,17 +50,69 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "history.db"
 
 
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test using the `database` fixture runs on SQLite and on PostgreSQL, unless it
+    is marked `sqlite_only` (file backup, WAL, FTS5 syntax, the v1 migration)."""
+    if "backend" in metafunc.fixturenames:
+        sqlite_only = metafunc.definition.get_closest_marker("sqlite_only") is not None
+        metafunc.parametrize("backend", BACKENDS[:1] if sqlite_only else BACKENDS, indirect=True)
+
+
 @pytest.fixture
-def database(db_path: Path) -> Iterator[Path]:
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """A PostgreSQL server for the whole session (tests/postgres.py says where from).
+
+    Without one the PostgreSQL tests skip, saying why; on CI (CI set) they fail instead, so
+    a CI machine without a server can never pass by skipping them.
+    """
+    from tests.postgres import PostgresUnavailable, postgres_server
+
+    try:
+        with postgres_server() as url:
+            yield url
+    except PostgresUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs PostgreSQL: {exc}", pytrace=False)
+        pytest.skip(f"no PostgreSQL server: {exc}")
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str) -> Iterator[str]:
+    """The URL of a fresh, empty PostgreSQL database, not opened yet."""
+    from tests.postgres import fresh_database
+
+    with fresh_database(postgres_server_url) as url:
+        yield url
+
+
+@pytest.fixture
+def database(backend: str, db_path: Path, request: pytest.FixtureRequest) -> Iterator[Path | str]:
+    """An open, empty history: a SQLite file, or a fresh PostgreSQL database (its URL)."""
     from app.store.connection import close_database, open_database
 
-    open_database(db_path)
-    yield db_path
-    close_database()
+    if backend == "sqlite":
+        open_database(db_path)
+        yield db_path
+        close_database()
+        return
+    from tests.postgres import fresh_database
+
+    with fresh_database(request.getfixturevalue("postgres_server_url")) as url:
+        open_database(url)
+        yield url
+        close_database()
 
 
 @pytest.fixture
-def ingest(database: Path) -> Iterator[Any]:
+def ingest(database: Path | str) -> Iterator[Any]:
     """A started receiver on a free loopback port, writing to the test database."""
     from app.ingest.service import IngestService
 

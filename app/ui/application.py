@@ -43,7 +43,7 @@ class DesktopSession:
                 "is another Hindsight running?"
             )
         self.window = MainWindow(
-            str(settings.db_path),
+            settings.database_label,
             self.service.url if self.service else None,
             receiver_problem=problem,
         )

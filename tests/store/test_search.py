@@ -8,6 +8,7 @@ from app.store import queries, writes
 from app.store.filters import RunFilter
 from app.store.models import db
 from app.store.search import match_expression, search_hits
+from app.store.search_pg import query_expression
 from tests.conftest import make_report
 from tests.ingest.test_report import full_report
 
@@ -77,9 +78,28 @@ def test_clear_workflow_unindexes_in_chunks(database: Path) -> None:
     assert {h.run_id for h in search_hits("ValueError", limit=5_000)} == {"keep"}
 
 
-def test_user_text_cannot_inject_fts_syntax(database: Path) -> None:
+def test_user_text_cannot_inject_query_syntax(database: Path) -> None:
     _store(make_report("r"))
     assert match_expression('bad" OR total') == '"bad""" "OR" "total"*'
-    for hostile in ['"', "AND", "NEAR(", "col:val", "*", "-x", "(("]:
+    assert query_expression("bad' | !total:*") == "'bad' & 'total':*"  # PostgreSQL
+    for hostile in ['"', "AND", "NEAR(", "col:val", "*", "-x", "((", "'", "&", "!", ":*", "|"]:
         assert queries.list_runs(where=RunFilter(text=hostile)) is not None
+        assert search_hits(hostile) is not None
     assert match_expression("   ") is None
+    assert query_expression(" !& ") is None
+    assert [h.run_id for h in search_hits("BAD total")] == ["r"]  # case never matters
+
+
+def test_accents_and_case_fold_the_same_way_on_both_backends(database: Path) -> None:
+    _store(
+        make_report(
+            "r",
+            status="success",
+            nodeExecutions=[
+                {"nodeId": "n", "status": "success", "output": {"note": "Café déjà-vu"}}
+            ],
+        )
+    )
+    assert [r.id for r in queries.list_runs(where=RunFilter(text="cafe DEJA"))] == ["r"]
+    (hit,) = search_hits("deja")
+    assert "[déjà]" in hit.snippet
