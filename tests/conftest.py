@@ -84,13 +84,21 @@ def postgres_server_url() -> Iterator[str]:
         pytest.skip(f"no PostgreSQL server: {exc}")
 
 
-@pytest.fixture
-def postgres_url(postgres_server_url: str) -> Iterator[str]:
-    """The URL of a fresh, empty PostgreSQL database, not opened yet."""
+@pytest.fixture(scope="session")
+def postgres_session_database(postgres_server_url: str) -> Iterator[str]:
     from tests.postgres import fresh_database
 
     with fresh_database(postgres_server_url) as url:
         yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_session_database: str) -> str:
+    """The URL of an empty PostgreSQL database (emptied for this test), not opened yet."""
+    from tests.postgres import empty_database
+
+    empty_database(postgres_session_database)
+    return postgres_session_database
 
 
 @pytest.fixture
@@ -103,12 +111,17 @@ def database(backend: str, db_path: Path, request: pytest.FixtureRequest) -> Ite
         yield db_path
         close_database()
         return
-    from tests.postgres import fresh_database
+    from app.store.models import ALL_MODELS
+    from app.store.schema import SCHEMA_VERSION
+    from app.store.search_pg import SEARCH_TABLE
+    from tests.postgres import empty_history
 
-    with fresh_database(request.getfixturevalue("postgres_server_url")) as url:
-        open_database(url)
-        yield url
-        close_database()
+    url = request.getfixturevalue("postgres_session_database")
+    tables = {model._meta.table_name for model in ALL_MODELS} | {SEARCH_TABLE}
+    empty_history(url, tables, SCHEMA_VERSION)
+    open_database(url)
+    yield url
+    close_database()
 
 
 @pytest.fixture
