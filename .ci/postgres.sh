@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Make sure a PostgreSQL server runs for the store tests' `postgresql` variant, then print
-# the URL the tests use (HINDSIGHT_TEST_PG_URL; README: Storage). Needs root: it installs
-# Debian's postgresql when the server is missing, creates/starts the Debian cluster, and
-# creates a role that may create databases (each test gets its own) plus one database.
-# Progress goes to stderr; stdout is only the URL.
+# the URL the tests use (HINDSIGHT_TEST_PG_URL; README: "Storage: PostgreSQL").
+# Runs as root: installs Debian's postgresql when the server is missing, creates/starts the
+# Debian cluster, and creates a role that may create databases (the tests make one per
+# session) plus a database of its own to connect to. Progress goes to stderr; stdout is
+# only the URL.
 set -euo pipefail
 
 role=hindsight_ci
-password=hindsight_ci
+password=not-a-secret-ci-only
 database=hindsight_ci
 
 newest_version() {

@@ -101,7 +101,7 @@ def _open_postgres(url: str) -> PostgresqlDatabase:
         raise StoreError(
             f"cannot connect to the PostgreSQL history {shown}: {str(exc).strip()}. "
             "Check that the server runs, that the database exists and that the user may "
-            "log in (README: Storage)."
+            "log in (README: 'Storage: PostgreSQL')."
         ) from exc
     version = database.server_version
     log.info("Opening history %s on PostgreSQL %d.%d", shown, version // 10000, version % 10000)

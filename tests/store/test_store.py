@@ -302,3 +302,35 @@ def test_full_report_round_trips_through_the_store(database: Path) -> None:
     # Deleting the run removes everything that hung off it.
     assert writes.delete_runs(["full"]) == 1
     assert queries.list_logs("full") == [] and queries.list_artifacts("full") == []
+
+
+def test_concurrent_writers_of_the_same_run_queue_up_instead_of_failing(
+    database: Path | str,
+) -> None:
+    """Two writers (each with its own connection) replace the same run over and over: the
+    write lock (BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL) serialises them,
+    so neither sees the other's half-done replace, and node ids never collide."""
+    import threading
+
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def writer(nodes: int) -> None:
+        try:
+            start.wait()
+            for _ in range(25):
+                writes.replace_runs([run_record("same", nodes=nodes), run_record(f"own-{nodes}")])
+        except BaseException as exc:  # reported below, with the thread's own error
+            errors.append(exc)
+        finally:
+            close_database()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in (2, 5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    detail = queries.get_run("same")
+    assert detail is not None and len(detail.nodes) in (2, 5)
+    assert queries.count_runs() == 3
