@@ -30,7 +30,7 @@ fi
 [[ -n "$version" ]] || { echo "no PostgreSQL server after installing postgresql" >&2; exit 1; }
 
 # The first cluster of that version; Debian's package normally made "main" already.
-cluster="$(pg_lsclusters -h | awk -v v="$version" '$1 == v { print $2; exit }')"
+cluster="$(pg_lsclusters -h | awk -v v="$version" '$1 == v && !seen++ { print $2 }')"
 if [[ -z "$cluster" ]]; then
     echo "Creating PostgreSQL $version cluster main" >&2
     pg_createcluster "$version" main >&2

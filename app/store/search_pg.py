@@ -46,7 +46,7 @@ _WORD = re.compile(r"[^\W_]+")
 # something anyone types, and a payload with that many distinct words stays findable by
 # its first ones.
 _MAX_WORD_CHARS = 200
-_MAX_ENTRY_CHARS = 512 * 1024
+_MAX_ENTRY_BYTES = 768 * 1024  # a position-less lexeme takes its UTF-8 bytes + 4
 _CHUNK = 500
 _SNIPPET_WORDS = 12
 
@@ -79,8 +79,8 @@ def words(text: str) -> list[str]:
 def distinct_words(text: str) -> list[str]:
     kept, size = [], 0
     for word in dict.fromkeys(words(text)):
-        size += len(word) + 1
-        if size > _MAX_ENTRY_CHARS:
+        size += len(word.encode()) + 4
+        if size > _MAX_ENTRY_BYTES:
             break
         kept.append(word)
     return kept

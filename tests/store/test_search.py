@@ -103,3 +103,29 @@ def test_accents_and_case_fold_the_same_way_on_both_backends(database: Path) -> 
     assert [r.id for r in queries.list_runs(where=RunFilter(text="cafe DEJA"))] == ["r"]
     (hit,) = search_hits("deja")
     assert "[déjà]" in hit.snippet
+
+
+def test_huge_payloads_and_endless_words_are_stored_and_found(database: Path) -> None:
+    """PostgreSQL caps a tsvector at 1 MB and a word at 2 KB: a payload beyond both is
+    stored whole and stays findable by its words."""
+    many = " ".join(f"w{i}z" for i in range(250_000))  # ~2 MB of distinct words
+    endless = "x" * 5_000
+    _store(
+        make_report(
+            "big",
+            status="success",
+            nodeExecutions=[
+                {"nodeId": "n", "status": "success", "output": {"text": f"{endless} {many}"}}
+            ],
+        )
+    )
+    assert [r.id for r in queries.list_runs(where=RunFilter(text="w17z w1234z"))] == ["big"]
+    detail = queries.get_run("big")
+    assert detail is not None
+    payload = queries.get_node_payload(detail.nodes[0].pk)
+    assert payload is not None and json.loads(payload.output_json or "")["text"].endswith(
+        "w249999z"
+    )
+    if isinstance(database, str):  # PostgreSQL: past 1 MB a tsvector's offsets wrap silently
+        valid = "SELECT bool_and(words = (words::text)::tsvector) FROM search_index"
+        assert db.execute_sql(valid).fetchone()[0] is True
