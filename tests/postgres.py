@@ -128,6 +128,16 @@ def _check_reachable(url: str) -> None:
         raise PostgresUnavailable(f"{PG_URL_ENV} names a server that refuses: {exc}") from exc
 
 
+def with_password(url: str, password: str = "topsecret") -> str:
+    """The URL with a password in it, unless it has one: a trust-auth test server ignores
+    it, and tests check that it is never shown."""
+    parts = urlsplit(url)
+    if parts.password is not None:
+        return url
+    netloc = f"{parts.username or 'postgres'}:{password}@{parts.hostname}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def with_database(url: str, name: str) -> str:
     """The same server URL, naming another database."""
     return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))

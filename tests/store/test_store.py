@@ -17,6 +17,7 @@ from app.store.models import NodePayload, SchemaInfo, db
 from app.store.records import NodeRecord, RunRecord
 from app.store.schema import SCHEMA_VERSION
 from app.store.status import Status, normalise_status
+from tests.postgres import with_password
 
 
 def run_record(
@@ -193,18 +194,14 @@ def test_open_logs_location_and_sqlite_version(
 def test_open_logs_postgres_location_without_password(
     postgres_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    parts = urlsplit(postgres_url)
-    with_password = postgres_url
-    if parts.password is None:  # a trust-auth test server ignores the password we add
-        netloc = f"{parts.username or 'postgres'}:topsecret@{parts.hostname}:{parts.port}"
-        with_password = parts._replace(netloc=netloc).geturl()
+    url = with_password(postgres_url)
     with caplog.at_level(logging.INFO, logger="app.store.connection"):
-        open_database(with_password)
+        open_database(url)
     close_database()
     (record,) = [r for r in caplog.records if r.name == "app.store.connection"]
     message = record.getMessage()
     assert "PostgreSQL" in message and urlsplit(postgres_url).path in message
-    password = urlsplit(with_password).password
+    password = urlsplit(url).password
     assert password and password not in message and ":***@" in message
 
 
