@@ -26,6 +26,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 PG_URL_ENV = "HINDSIGHT_TEST_PG_URL"
@@ -163,6 +164,17 @@ def fresh_database(server_url: str) -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def _end_other_sessions(admin: Any) -> None:
+    """End our own role's other connections to this database (a previous test's threads).
+    Only client backends of our role: autovacuum workers are the server's, and ending
+    them needs a superuser."""
+    admin.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+        "AND usename = current_user AND backend_type = 'client backend'"
+    )
+
+
 def empty_history(url: str, tables: set[str], version: int) -> None:
     """Like `empty_database`, but when the database holds exactly a history of this schema
     version (the previous test's), delete its rows instead and restart its sequences: the
@@ -171,10 +183,7 @@ def empty_history(url: str, tables: set[str], version: int) -> None:
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
+        _end_other_sessions(admin)
         present = {
             row[0]
             for row in admin.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
@@ -202,9 +211,6 @@ def empty_database(url: str) -> None:
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
+        _end_other_sessions(admin)
         admin.execute("DROP SCHEMA IF EXISTS public CASCADE")
         admin.execute("CREATE SCHEMA public")
