@@ -39,9 +39,10 @@ def _common_options() -> _Parser:
     common = _Parser(add_help=False)
     common.add_argument(
         "--db",
-        metavar="PATH",
+        metavar="PATH_OR_URL",
         default=argparse.SUPPRESS,
-        help=f"SQLite history file (default: ${DB_ENV} or history.db in the user data folder)",
+        help="SQLite history file, or postgresql://user:password@host:port/dbname "
+        f"(default: ${DB_ENV} or history.db in the user data folder)",
     )
     common.add_argument(
         "--port",
@@ -292,7 +293,7 @@ def _serve(settings: Settings) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     print(f"Hindsight {__version__} receiving on {service.url}/api/executions", flush=True)
-    print(f"Database: {settings.db_path}", flush=True)
+    print(f"Database: {settings.database_label}", flush=True)
     if not is_loopback(settings.host):
         print(f"Token required (Authorization: Bearer ...): see {token_path()}", flush=True)
     stop.wait()

@@ -1,6 +1,7 @@
 """Where the database lives and where the receiver listens, from flags, environment, defaults.
 
-Nothing here touches the disk: creating the data directory happens when the store opens.
+The database is a SQLite file path or a PostgreSQL URL. Nothing here touches the disk or
+the network: creating the data directory or connecting happens when the store opens.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
 
@@ -21,6 +23,10 @@ PORT_ENV = "HINDSIGHT_PORT"
 STALE_ENV = "HINDSIGHT_STALE_AFTER"
 SPOOL_ENV = "HINDSIGHT_SPOOL_DIR"
 DEFAULT_STALE_AFTER_HOURS = 24.0
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+# A SQLite file, or a PostgreSQL URL kept as the text the user gave.
+DatabaseTarget = Path | str
 
 
 class ConfigError(ValueError):
@@ -41,12 +47,46 @@ def spool_dir() -> Path:
     return Path(configured).expanduser() if configured else user_data_dir() / "spool"
 
 
+def is_postgres_url(target: DatabaseTarget) -> bool:
+    return isinstance(target, str) and urlsplit(target).scheme.lower() in POSTGRES_SCHEMES
+
+
+def database_target(raw: str, source: str) -> DatabaseTarget:
+    """A `--db`/`HINDSIGHT_DB` value as a PostgreSQL URL or an expanded file path."""
+    if "://" in raw:
+        if not is_postgres_url(raw):
+            raise ConfigError(
+                f"{source} must be a file path or a postgresql:// URL, got {describe_database(raw)}"
+            )
+        return raw
+    return Path(raw).expanduser()
+
+
+def describe_database(target: DatabaseTarget) -> str:
+    """The target as shown to people and written to logs: a URL without its password."""
+    if isinstance(target, Path) or "://" not in target:
+        return str(target)
+    parts = urlsplit(target)
+    if parts.password is None:
+        return target
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"  # IPv6 literal
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 @dataclass(frozen=True)
 class Settings:
-    db_path: Path
+    # The name predates PostgreSQL support; it holds a file path or a postgresql:// URL.
+    db_path: DatabaseTarget
     host: str
     port: int
     stale_after_hours: float = DEFAULT_STALE_AFTER_HOURS
+
+    @property
+    def database_label(self) -> str:
+        return describe_database(self.db_path)
 
     @property
     def receiver_url(self) -> str:
@@ -78,10 +118,11 @@ def resolve_settings(
 ) -> Settings:
     """Flags win over environment variables, which win over the defaults."""
     env_db = os.environ.get(DB_ENV)
+    db_path: DatabaseTarget
     if db:
-        db_path = Path(db)
+        db_path = database_target(db, "--db")
     elif env_db:
-        db_path = Path(env_db)
+        db_path = database_target(env_db, DB_ENV)
     else:
         db_path = default_database_path()
     if port is not None:
@@ -97,7 +138,7 @@ def resolve_settings(
     else:
         hours = DEFAULT_STALE_AFTER_HOURS
     return Settings(
-        db_path=db_path.expanduser(),
+        db_path=db_path,
         host=DEFAULT_HOST,
         port=resolved_port,
         stale_after_hours=hours,

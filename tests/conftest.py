@@ -1,4 +1,5 @@
-"""Shared fixtures: every test gets its own data directory and database file."""
+"""Shared fixtures: every test gets its own data directory and database (a SQLite file, or
+an empty PostgreSQL database for the `postgresql` variant of store tests)."""
 
 from __future__ import annotations
 
@@ -49,17 +50,82 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "history.db"
 
 
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test using the `database` fixture runs on SQLite and on PostgreSQL, unless it
+    is marked `sqlite_only` (file backup, WAL, FTS5 syntax, the v1 migration)."""
+    if "backend" in metafunc.fixturenames:
+        sqlite_only = metafunc.definition.get_closest_marker("sqlite_only") is not None
+        metafunc.parametrize("backend", BACKENDS[:1] if sqlite_only else BACKENDS, indirect=True)
+
+
 @pytest.fixture
-def database(db_path: Path) -> Iterator[Path]:
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """A PostgreSQL server for the whole session (tests/postgres.py says where from).
+
+    Without one the PostgreSQL tests skip, saying why; on CI (CI set) they fail instead, so
+    a CI machine without a server can never pass by skipping them.
+    """
+    from tests.postgres import PostgresUnavailable, postgres_server
+
+    try:
+        with postgres_server() as url:
+            yield url
+    except PostgresUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs PostgreSQL: {exc}", pytrace=False)
+        pytest.skip(f"no PostgreSQL server: {exc}")
+
+
+@pytest.fixture(scope="session")
+def postgres_session_database(postgres_server_url: str) -> Iterator[str]:
+    from tests.postgres import fresh_database
+
+    with fresh_database(postgres_server_url) as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_session_database: str) -> str:
+    """The URL of an empty PostgreSQL database (emptied for this test), not opened yet."""
+    from tests.postgres import empty_database
+
+    empty_database(postgres_session_database)
+    return postgres_session_database
+
+
+@pytest.fixture
+def database(backend: str, db_path: Path, request: pytest.FixtureRequest) -> Iterator[Path | str]:
+    """An open, empty history: a SQLite file, or a fresh PostgreSQL database (its URL)."""
     from app.store.connection import close_database, open_database
 
-    open_database(db_path)
-    yield db_path
+    if backend == "sqlite":
+        open_database(db_path)
+        yield db_path
+        close_database()
+        return
+    from app.store.models import ALL_MODELS
+    from app.store.schema import SCHEMA_VERSION
+    from app.store.search_pg import SEARCH_TABLE
+    from tests.postgres import empty_history
+
+    url = request.getfixturevalue("postgres_session_database")
+    tables = {model._meta.table_name for model in ALL_MODELS} | {SEARCH_TABLE}
+    empty_history(url, tables, SCHEMA_VERSION)
+    open_database(url)
+    yield url
     close_database()
 
 
 @pytest.fixture
-def ingest(database: Path) -> Iterator[Any]:
+def ingest(database: Path | str) -> Iterator[Any]:
     """A started receiver on a free loopback port, writing to the test database."""
     from app.ingest.service import IngestService
 

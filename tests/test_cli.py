@@ -104,3 +104,42 @@ def test_bad_port_environment_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("HINDSIGHT_PORT", "seventy")
     result = subprocess.run(_hindsight("serve"), capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and "HINDSIGHT_PORT must be a port number" in result.stderr
+
+
+def test_serve_stores_into_postgresql_and_never_prints_the_password(postgres_url: str) -> None:
+    from urllib.parse import urlsplit
+
+    from app.store import queries
+    from app.store.connection import close_database, open_database
+    from tests.postgres import with_password
+
+    url = with_password(postgres_url)
+    process = subprocess.Popen(
+        _hindsight("serve", "--port", "0"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "HINDSIGHT_DB": url},
+    )
+    try:
+        assert process.stdout is not None
+        match = re.search(r"(http://127\.0\.0\.1:\d+)/api/executions", process.stdout.readline())
+        assert match
+        # Read here: communicate() below skips what readline() has already buffered.
+        database_line = process.stdout.readline()
+        status, body, _ = post_json(match.group(1), "/api/executions", _readme_curl_body())
+        assert status == 201, body
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    password = urlsplit(url).password
+    assert password and password not in database_line + out + err
+    assert database_line.strip() == f"Database: {url.replace(password, '***')}"
+    open_database(url)
+    try:
+        assert queries.get_run(json.loads(_readme_curl_body())["id"]) is not None
+    finally:
+        close_database()

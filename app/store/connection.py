@@ -1,16 +1,25 @@
-"""Opening the history database and binding the models to it."""
+"""Opening the history database and binding the models to it.
+
+The history is a SQLite file by default, or a PostgreSQL database named by a
+`postgresql://` URL (teams sharing one history).
+"""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from peewee import DatabaseError, SqliteDatabase
+from peewee import Database, DatabaseError, OperationalError, PostgresqlDatabase, SqliteDatabase
 
+from app.config import DatabaseTarget, describe_database, is_postgres_url
 from app.store.models import db
 from app.store.schema import SchemaError, ensure_schema
+
+log = logging.getLogger(__name__)
 
 # Long enough to ride out a checkpoint or another process's write; short enough that an
 # HTTP client gets a timely 503 instead of hanging when the file stays locked.
@@ -24,14 +33,26 @@ SQLITE_PRAGMAS = {
     "busy_timeout": BUSY_TIMEOUT_MS,
 }
 
+# Key of the transaction-level advisory lock every PostgreSQL write takes, so writers from
+# several processes queue up as they do on SQLite's single write lock ("hindsight" in hex).
+PG_WRITE_LOCK_KEY = 0x68696E6473696768
+
 
 class StoreError(RuntimeError):
     """The history database cannot be opened; the message says why and what to do."""
 
 
-def open_database(path: Path) -> SqliteDatabase:
-    """Open (creating if needed) the SQLite history at `path` and bind the models to it."""
+def open_database(target: DatabaseTarget) -> Database:
+    """Open the history at `target` (a SQLite path or a PostgreSQL URL), creating or
+    upgrading its schema, and bind the models to it."""
+    if is_postgres_url(target):
+        return _open_postgres(str(target))
+    return _open_sqlite(Path(target))
+
+
+def _open_sqlite(path: Path) -> SqliteDatabase:
     path = path.expanduser().resolve()
+    log.info("Opening history %s with SQLite %s", path, sqlite3.sqlite_version)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -64,6 +85,40 @@ def open_database(path: Path) -> SqliteDatabase:
     return database
 
 
+def _open_postgres(url: str) -> PostgresqlDatabase:
+    shown = describe_database(url)
+    # psycopg takes the URL as a libpq connection string, which spells the scheme either way.
+    conninfo = "postgresql://" + url.split("://", 1)[1]
+    if isinstance(db.obj, PostgresqlDatabase) and db.obj.database == conninfo:
+        database = db.obj  # already bound in this process: keep other threads' connections
+    else:
+        # prefer_psycopg3: psycopg 3 is the driver Hindsight installs (see pyproject.toml).
+        database = PostgresqlDatabase(conninfo, prefer_psycopg3=True)
+        db.initialize(database)
+    try:
+        database.connect(reuse_if_open=True)
+    except OperationalError as exc:
+        raise StoreError(
+            f"cannot connect to the PostgreSQL history {shown}: {str(exc).strip()}. "
+            "Check that the server runs, that the database exists and that the user may "
+            "log in (README: 'Storage: PostgreSQL')."
+        ) from exc
+    version = database.server_version
+    log.info("Opening history %s on PostgreSQL %d.%d", shown, version // 10000, version % 10000)
+    try:
+        ensure_schema(database)
+    except SchemaError as exc:
+        database.close()
+        raise StoreError(f"{shown}: {exc}") from exc
+    except DatabaseError as exc:
+        database.close()
+        raise StoreError(
+            f"{shown} is not a usable Hindsight database ({str(exc).strip()}). "
+            "It was left untouched; the user needs the right to create tables in it."
+        ) from exc
+    return database
+
+
 def close_database() -> None:
     """Close this thread's connection, if the proxy is bound."""
     if db.obj is not None and not db.is_closed():
@@ -74,8 +129,19 @@ def write_transaction() -> AbstractContextManager[Any]:
     """A transaction that takes the write lock up front.
 
     On SQLite a deferred transaction that reads and then writes can fail with "database is
-    locked" on the upgrade; BEGIN IMMEDIATE waits for the lock (busy_timeout) instead.
+    locked" on the upgrade; BEGIN IMMEDIATE waits for the lock (busy_timeout) instead. On
+    PostgreSQL an advisory lock gives the same one-writer-at-a-time order, so replacing a
+    run never races another process replacing the same run.
     """
     if isinstance(db.obj, SqliteDatabase):
         return db.obj.atomic(lock_type="IMMEDIATE")
+    if isinstance(db.obj, PostgresqlDatabase):
+        return _postgres_write_transaction()
     return db.atomic()
+
+
+@contextmanager
+def _postgres_write_transaction() -> Iterator[Any]:
+    with db.atomic() as transaction:
+        db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (PG_WRITE_LOCK_KEY,))
+        yield transaction

@@ -142,7 +142,9 @@ def reclaim_space() -> None:
     """Give freed pages back to the file system.
 
     Databases created by Hindsight use incremental auto-vacuum, which returns pages in
-    small steps without rewriting the file; older files fall back to a full VACUUM.
+    small steps without rewriting the file; older files fall back to a full VACUUM. On
+    PostgreSQL a plain VACUUM (no exclusive lock, ingest goes on) makes the space reusable
+    and hands emptied pages at the end of each table back.
     """
     if not isinstance(db.obj, SqliteDatabase):
         db.execute_sql("VACUUM")

@@ -3,6 +3,9 @@
 The version lives in the `hindsight_schema` table from the first release on. Each migration
 runs in its own transaction, the SQLite file is copied before the first one runs, and a
 database written by a newer Hindsight is refused without being touched.
+
+PostgreSQL support arrived with schema 2: a PostgreSQL history is created at the latest
+version, and the file backup is SQLite's alone (back a server up with its own tools).
 """
 
 from __future__ import annotations
@@ -31,7 +34,10 @@ def read_schema_version(database: Database) -> int | None:
 
 
 def _set_version(version: int) -> None:
-    SchemaInfo.replace(key="schema_version", value=str(version)).execute()
+    # An upsert both backends speak (SQLite's REPLACE does not exist on PostgreSQL).
+    SchemaInfo.insert(key="schema_version", value=str(version)).on_conflict(
+        conflict_target=[SchemaInfo.key], update={SchemaInfo.value: str(version)}
+    ).execute()
 
 
 def ensure_schema(database: Database, sqlite_path: Path | None = None) -> int:
@@ -41,7 +47,7 @@ def ensure_schema(database: Database, sqlite_path: Path | None = None) -> int:
         if database.get_tables():
             raise SchemaError(
                 "this database has tables but no Hindsight schema version; "
-                "it was not written by Hindsight. Choose another file with --db."
+                "it was not written by Hindsight. Choose another file or database with --db."
             )
         with database.atomic():
             database.create_tables(ALL_MODELS)
@@ -52,7 +58,7 @@ def ensure_schema(database: Database, sqlite_path: Path | None = None) -> int:
         raise SchemaError(
             f"this database uses schema version {version}, written by a newer Hindsight; "
             f"this version understands up to {SCHEMA_VERSION}. Upgrade Hindsight to open it "
-            "(the file was not modified)."
+            "(the database was not modified)."
         )
     if version < SCHEMA_VERSION and sqlite_path is not None:
         backup = sqlite_path.with_name(f"{sqlite_path.name}.v{version}.bak")

@@ -1,5 +1,6 @@
 """Full-text search over what runs carried: node input/output, errors and stacks, LLM
-prompts and responses, and log messages (SQLite FTS5).
+prompts and responses, and log messages (SQLite FTS5; on PostgreSQL each function hands
+over to `search_pg.py`, which keeps the same ids and the same query meaning).
 
 The index is an FTS5 table whose rowids are derived from the rows they index, so a run's
 entries can be found and deleted by rowid without scanning the index:
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 
 from peewee import Database
 
+from app.store import search_pg
+from app.store.backend import is_postgres
 from app.store.models import LogEntry, NodeExecution, db
 
 SEARCH_TABLE = "search_index"
@@ -36,6 +39,8 @@ class SearchHit:
 
 
 def create_search_table(database: Database) -> None:
+    if is_postgres(database):
+        return search_pg.create_search_table(database)
     database.execute_sql(CREATE_SEARCH_TABLE)
 
 
@@ -45,6 +50,8 @@ def node_rowid(node_pk: int, field: str) -> int:
 
 def index_rows(rows: Sequence[tuple[int, str, str | None, str, str]]) -> None:
     """Add (rowid, run_id, node_id, field, content) rows to the index."""
+    if is_postgres():
+        return search_pg.index_rows(rows)
     for start in range(0, len(rows), _CHUNK):
         chunk = rows[start : start + _CHUNK]
         placeholders = ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk))
@@ -57,6 +64,8 @@ def index_rows(rows: Sequence[tuple[int, str, str | None, str, str]]) -> None:
 
 def unindex_runs(run_ids: Iterable[str]) -> None:
     """Remove the index entries of runs about to be deleted (virtual tables do not cascade)."""
+    if is_postgres():
+        return search_pg.unindex_runs(run_ids)
     ids = list(run_ids)
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
@@ -89,6 +98,8 @@ def match_expression(text: str) -> str | None:
 
 def matching_runs_sql(text: str) -> tuple[str, list[str]] | None:
     """SQL selecting the ids of runs with a hit, for use in `Run.id IN (...)`."""
+    if is_postgres():
+        return search_pg.matching_runs_sql(text)
     expression = match_expression(text)
     if expression is None:
         return None
@@ -97,6 +108,8 @@ def matching_runs_sql(text: str) -> tuple[str, list[str]] | None:
 
 def search_hits(text: str, run_id: str | None = None, limit: int = 50) -> list[SearchHit]:
     """Where the text was found: which run, which node, which field, with a snippet."""
+    if is_postgres():
+        return search_pg.search_hits(text, run_id, limit)
     expression = match_expression(text)
     if expression is None:
         return []

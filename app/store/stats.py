@@ -248,7 +248,13 @@ def llm_usage_by_day(where: RunFilter = RunFilter()) -> list[UsageRow]:  # noqa:
             NodeExecution.llm_model.is_null(False) | NodeExecution.total_tokens.is_null(False)
         )
         .group_by(SQL("epoch_day"), Run.project_id, Run.workflow_id, NodeExecution.llm_model)
-        .order_by(SQL("epoch_day"), Run.project_id, Run.workflow_id, NodeExecution.llm_model)
+        # No project / no model sorts first on both backends (PostgreSQL puts NULL last).
+        .order_by(
+            SQL("epoch_day"),
+            Run.project_id.asc(nulls="first"),
+            Run.workflow_id,
+            NodeExecution.llm_model.asc(nulls="first"),
+        )
     )
     return [
         UsageRow(

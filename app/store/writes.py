@@ -6,8 +6,9 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from peewee import SqliteDatabase, fn
+from peewee import fn
 
+from app.store.backend import is_postgres
 from app.store.connection import write_transaction
 from app.store.filters import RunFilter
 from app.store.models import (
@@ -55,13 +56,21 @@ def _insert_rows(model: type[BaseModel], rows: list[dict[str, Any]]) -> None:
 def _allocate_ids(model: type[BaseModel], count: int) -> list[int]:
     """Primary keys for rows about to be inserted, so their payload rows can refer to them.
 
-    Safe because every write runs in a transaction holding the write lock (BEGIN IMMEDIATE
-    on SQLite, a table lock elsewhere), so nobody else inserts in between.
+    On SQLite every write runs in a transaction holding the write lock (BEGIN IMMEDIATE), so
+    nobody else inserts between reading the highest key and using the next ones. On
+    PostgreSQL the keys come from the table's own sequence, which never hands a number out
+    twice, so no lock is needed at all.
     """
     if count == 0:
         return []
-    if not isinstance(db.obj, SqliteDatabase):
-        db.execute_sql(f'LOCK TABLE "{model._meta.table_name}" IN EXCLUSIVE MODE')
+    if is_postgres():
+        key = model._meta.primary_key
+        assert key is not False, f"{model.__name__} has a primary key"
+        cursor = db.execute_sql(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            (f'"{model._meta.table_name}"', key.column_name, count),
+        )
+        return [row[0] for row in cursor.fetchall()]
     highest = model.select(fn.MAX(model._meta.primary_key)).scalar() or 0
     return list(range(highest + 1, highest + 1 + count))
 

@@ -46,7 +46,7 @@ class DesktopSession:
                 "is another Hindsight running?"
             )
         receiver_url = self.service.url if self.service else None
-        self.window = MainWindow(str(settings.db_path), receiver_url, receiver_problem=problem)
+        self.window = MainWindow(settings.database_label, receiver_url, receiver_problem=problem)
         self.window.setWindowIcon(app_icon())
         self.window.empty_state.set_demo_target(str(settings.db_path), receiver_url)
         # The demo writes to the database from its own process: no commit signal reaches us.

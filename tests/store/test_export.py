@@ -35,19 +35,16 @@ def _snapshot(run_id: str) -> dict[str, object]:
     }
 
 
-def test_json_export_round_trips_exactly(tmp_path: Path) -> None:
-    open_database(tmp_path / "a.db")
-    try:
-        writes.replace_runs(
-            decode_reports(
-                json.dumps([full_report(), make_report("plain", status="success")]).encode()
-            )
-        )
-        before = {run_id: _snapshot(run_id) for run_id in ("full", "plain")}
-        out = io.StringIO()
-        assert export_json(RunFilter(), out) == 2
-    finally:
-        close_database()
+def test_json_export_round_trips_exactly(database: Path | str, tmp_path: Path) -> None:
+    """Exported from either backend and imported into a new SQLite file (on PostgreSQL this
+    is also how a history moves between the two)."""
+    writes.replace_runs(
+        decode_reports(json.dumps([full_report(), make_report("plain", status="success")]).encode())
+    )
+    before = {run_id: _snapshot(run_id) for run_id in ("full", "plain")}
+    out = io.StringIO()
+    assert export_json(RunFilter(), out) == 2
+    close_database()
     open_database(tmp_path / "b.db")
     try:
         writes.replace_runs(decode_reports(out.getvalue().encode()))

@@ -8,6 +8,7 @@ from app.store import queries, writes
 from app.store.filters import RunFilter
 from app.store.models import db
 from app.store.search import match_expression, search_hits
+from app.store.search_pg import query_expression
 from tests.conftest import make_report
 from tests.ingest.test_report import full_report
 
@@ -77,9 +78,54 @@ def test_clear_workflow_unindexes_in_chunks(database: Path) -> None:
     assert {h.run_id for h in search_hits("ValueError", limit=5_000)} == {"keep"}
 
 
-def test_user_text_cannot_inject_fts_syntax(database: Path) -> None:
+def test_user_text_cannot_inject_query_syntax(database: Path) -> None:
     _store(make_report("r"))
     assert match_expression('bad" OR total') == '"bad""" "OR" "total"*'
-    for hostile in ['"', "AND", "NEAR(", "col:val", "*", "-x", "(("]:
+    assert query_expression("bad' | !total:*") == "'bad' & 'total':*"  # PostgreSQL
+    for hostile in ['"', "AND", "NEAR(", "col:val", "*", "-x", "((", "'", "&", "!", ":*", "|"]:
         assert queries.list_runs(where=RunFilter(text=hostile)) is not None
+        assert search_hits(hostile) is not None
     assert match_expression("   ") is None
+    assert query_expression(" !& ") is None
+    assert [h.run_id for h in search_hits("BAD total")] == ["r"]  # case never matters
+
+
+def test_accents_and_case_fold_the_same_way_on_both_backends(database: Path) -> None:
+    _store(
+        make_report(
+            "r",
+            status="success",
+            nodeExecutions=[
+                {"nodeId": "n", "status": "success", "output": {"note": "Café déjà-vu"}}
+            ],
+        )
+    )
+    assert [r.id for r in queries.list_runs(where=RunFilter(text="cafe DEJA"))] == ["r"]
+    (hit,) = search_hits("deja")
+    assert "[déjà]" in hit.snippet
+
+
+def test_huge_payloads_and_endless_words_are_stored_and_found(database: Path) -> None:
+    """PostgreSQL caps a tsvector at 1 MB and a word at 2 KB: a payload beyond both is
+    stored whole and stays findable by its words."""
+    many = " ".join(f"w{i}z" for i in range(250_000))  # ~2 MB of distinct words
+    endless = "x" * 5_000
+    _store(
+        make_report(
+            "big",
+            status="success",
+            nodeExecutions=[
+                {"nodeId": "n", "status": "success", "output": {"text": f"{endless} {many}"}}
+            ],
+        )
+    )
+    assert [r.id for r in queries.list_runs(where=RunFilter(text="w17z w1234z"))] == ["big"]
+    detail = queries.get_run("big")
+    assert detail is not None
+    payload = queries.get_node_payload(detail.nodes[0].pk)
+    assert payload is not None and json.loads(payload.output_json or "")["text"].endswith(
+        "w249999z"
+    )
+    if isinstance(database, str):  # PostgreSQL: past 1 MB a tsvector's offsets wrap silently
+        valid = "SELECT bool_and(words = (words::text)::tsvector) FROM search_index"
+        assert db.execute_sql(valid).fetchone()[0] is True

@@ -2,17 +2,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import socket
+import sqlite3
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
-from app.config import default_database_path, resolve_settings
+from app.config import ConfigError, default_database_path, resolve_settings
 from app.store import queries, writes
 from app.store.connection import StoreError, close_database, open_database
 from app.store.models import NodePayload, SchemaInfo, db
 from app.store.records import NodeRecord, RunRecord
 from app.store.schema import SCHEMA_VERSION
 from app.store.status import Status, normalise_status
+from tests.postgres import with_password
 
 
 def run_record(
@@ -115,11 +120,15 @@ def test_clear_workflow_deletes_only_that_workflow(database: Path) -> None:
     assert [r.id for r in queries.list_runs()] == ["c"]
 
 
-def test_new_database_is_wal_and_records_schema_version(database: Path) -> None:
-    assert db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+def test_new_database_records_schema_version(database: Path | str) -> None:
     version = SchemaInfo.get(SchemaInfo.key == "schema_version").value
     assert int(version) == SCHEMA_VERSION
+
+
+@pytest.mark.sqlite_only
+def test_new_sqlite_database_is_wal_with_foreign_keys(database: Path) -> None:
+    assert db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
 
 
 def test_database_from_newer_hindsight_is_refused_untouched(db_path: Path) -> None:
@@ -131,6 +140,69 @@ def test_database_from_newer_hindsight_is_refused_untouched(db_path: Path) -> No
     with pytest.raises(StoreError, match="newer Hindsight"):
         open_database(db_path)
     assert hashlib.sha256(db_path.read_bytes()).hexdigest() == before
+
+
+def test_postgres_database_from_newer_hindsight_is_refused_untouched(postgres_url: str) -> None:
+    open_database(postgres_url)
+    writes.replace_runs([run_record()])
+    SchemaInfo.update(value=str(SCHEMA_VERSION + 1)).execute()
+    close_database()
+    with pytest.raises(StoreError, match="newer Hindsight"):
+        open_database(postgres_url)
+    try:
+        assert SchemaInfo.get().value == str(SCHEMA_VERSION + 1)
+        assert [r.id for r in queries.list_runs()] == ["r1"]
+    finally:
+        close_database()
+
+
+def test_postgres_database_with_foreign_tables_is_refused(postgres_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as other:
+        other.execute("CREATE TABLE invoices (id int PRIMARY KEY)")
+    with pytest.raises(StoreError, match="not written by Hindsight"):
+        open_database(postgres_url)
+    with psycopg.connect(postgres_url) as other:
+        tables = other.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        assert [row[0] for row in tables] == ["invoices"]
+
+
+def test_unreachable_postgres_server_is_a_clear_store_error() -> None:
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql://hindsight:s3cret@127.0.0.1:{port}/history"
+    with pytest.raises(StoreError, match="cannot connect to the PostgreSQL history") as caught:
+        open_database(url)
+    assert "s3cret" not in str(caught.value)
+    assert f"hindsight:***@127.0.0.1:{port}/history" in str(caught.value)
+
+
+def test_open_logs_location_and_sqlite_version(
+    db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="app.store.connection"):
+        open_database(db_path)
+    close_database()
+    (record,) = [r for r in caplog.records if r.name == "app.store.connection"]
+    assert record.levelno == logging.INFO
+    assert str(db_path.resolve()) in record.getMessage()
+    assert f"SQLite {sqlite3.sqlite_version}" in record.getMessage()
+
+
+def test_open_logs_postgres_location_without_password(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = with_password(postgres_url)
+    with caplog.at_level(logging.INFO, logger="app.store.connection"):
+        open_database(url)
+    close_database()
+    (record,) = [r for r in caplog.records if r.name == "app.store.connection"]
+    message = record.getMessage()
+    assert "PostgreSQL" in message and urlsplit(postgres_url).path in message
+    password = urlsplit(url).password
+    assert password and password not in message and ":***@" in message
 
 
 def test_file_that_is_not_a_database_is_refused_untouched(db_path: Path) -> None:
@@ -156,6 +228,18 @@ def test_flags_override_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     assert resolve_settings().port == 9000
     flagged = resolve_settings(db=str(tmp_path / "flag.db"), port=9100)
     assert (flagged.db_path, flagged.port) == (tmp_path / "flag.db", 9100)
+
+
+def test_database_url_is_kept_and_shown_without_password(tmp_path: Path) -> None:
+    url = "postgresql://team:pa%40ss@db.example.invalid:5433/history?sslmode=require"
+    settings = resolve_settings(db=url)
+    assert settings.db_path == url
+    assert settings.database_label == (
+        "postgresql://team:***@db.example.invalid:5433/history?sslmode=require"
+    )
+    assert resolve_settings(db=str(tmp_path / "h.db")).database_label == str(tmp_path / "h.db")
+    with pytest.raises(ConfigError, match="file path or a postgresql:// URL"):
+        resolve_settings(db="mysql://root@localhost/history")
 
 
 def test_open_creates_missing_folders(tmp_path: Path) -> None:
@@ -215,3 +299,35 @@ def test_full_report_round_trips_through_the_store(database: Path) -> None:
     # Deleting the run removes everything that hung off it.
     assert writes.delete_runs(["full"]) == 1
     assert queries.list_logs("full") == [] and queries.list_artifacts("full") == []
+
+
+def test_concurrent_writers_of_the_same_run_queue_up_instead_of_failing(
+    database: Path | str,
+) -> None:
+    """Two writers (each with its own connection) replace the same run over and over: the
+    write lock (BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL) serialises them,
+    so neither sees the other's half-done replace, and node ids never collide."""
+    import threading
+
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def writer(nodes: int) -> None:
+        try:
+            start.wait()
+            for _ in range(25):
+                writes.replace_runs([run_record("same", nodes=nodes), run_record(f"own-{nodes}")])
+        except BaseException as exc:  # reported below, with the thread's own error
+            errors.append(exc)
+        finally:
+            close_database()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in (2, 5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    detail = queries.get_run("same")
+    assert detail is not None and len(detail.nodes) in (2, 5)
+    assert queries.count_runs() == 3
