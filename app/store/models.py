@@ -2,6 +2,7 @@
 
 Listing columns and payloads live in separate tables: the run list and the node table read
 only the small rows, and a node's input/output/stack is read when that node is inspected.
+Payload columns are packed (compressed above a threshold, see `packed.py`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from peewee import (
     Model,
     TextField,
 )
+
+from app.store.packed import PackedTextField
 
 db = DatabaseProxy()
 
@@ -72,11 +75,11 @@ class Run(BaseModel):
 
 class RunPayload(BaseModel):
     run = ForeignKeyField(Run, primary_key=True, on_delete="CASCADE")
-    trigger_json = TextField(null=True)
-    error_stack = TextField(null=True)
-    params_json = TextField(null=True)
-    output_json = TextField(null=True)
-    metadata_json = TextField(null=True)
+    trigger_json = PackedTextField(null=True)
+    error_stack = PackedTextField(null=True)
+    params_json = PackedTextField(null=True)
+    output_json = PackedTextField(null=True)
+    metadata_json = PackedTextField(null=True)
 
 
 class RunStatusChange(BaseModel):
@@ -134,12 +137,12 @@ class NodeExecution(BaseModel):
 class NodePayload(BaseModel):
     node = ForeignKeyField(NodeExecution, primary_key=True, on_delete="CASCADE")
     # JSON text; NULL means the report did not carry the field (JSON null is the text "null").
-    input_json = TextField(null=True)
-    output_json = TextField(null=True)
-    error_stack = TextField(null=True)
-    metrics_json = TextField(null=True)
-    llm_prompt_json = TextField(null=True)
-    llm_response_json = TextField(null=True)
+    input_json = PackedTextField(null=True)
+    output_json = PackedTextField(null=True)
+    error_stack = PackedTextField(null=True)
+    metrics_json = PackedTextField(null=True)
+    llm_prompt_json = PackedTextField(null=True)
+    llm_response_json = PackedTextField(null=True)
 
 
 class LogEntry(BaseModel):
@@ -157,7 +160,7 @@ class LogEntry(BaseModel):
 
 class LogPayload(BaseModel):
     log = ForeignKeyField(LogEntry, primary_key=True, on_delete="CASCADE")
-    data_json = TextField()
+    data_json = PackedTextField()
 
 
 class Artifact(BaseModel):
@@ -174,7 +177,7 @@ class Artifact(BaseModel):
 
 class ArtifactPayload(BaseModel):
     artifact = ForeignKeyField(Artifact, primary_key=True, on_delete="CASCADE")
-    data_json = TextField()
+    data_json = PackedTextField()
 
 
 ALL_MODELS: tuple[type[BaseModel], ...] = (
