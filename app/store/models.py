@@ -97,7 +97,7 @@ class RunStatusChange(BaseModel):
 class RunTag(BaseModel):
     """Tags are rows, not JSON, so "tag env=prod" is an index lookup."""
 
-    run = ForeignKeyField(Run, on_delete="CASCADE")
+    run = ForeignKeyField(Run, on_delete="CASCADE", index=False)  # the primary key leads
     key = CharField(max_length=200)
     value = CharField(max_length=500)
 
@@ -108,7 +108,8 @@ class RunTag(BaseModel):
 
 class NodeExecution(BaseModel):
     id = AutoField()
-    run = ForeignKeyField(Run, on_delete="CASCADE")
+    # No index of its own: (run, position) leads with it. Each index costs bytes per node.
+    run = ForeignKeyField(Run, on_delete="CASCADE", index=False)
     position = IntegerField()  # order in the report
     node_id = CharField(max_length=200)
     node_name = CharField(default="")
@@ -147,7 +148,7 @@ class NodePayload(BaseModel):
 
 class LogEntry(BaseModel):
     id = AutoField()
-    run = ForeignKeyField(Run, on_delete="CASCADE")
+    run = ForeignKeyField(Run, on_delete="CASCADE", index=False)  # (run, sequence) leads
     node_id = CharField(max_length=200, null=True)
     sequence = IntegerField()
     timestamp = BigIntegerField(null=True)

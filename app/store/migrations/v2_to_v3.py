@@ -1,4 +1,5 @@
-"""Schema 3: payloads packed (compressed above a threshold) and a contentless search index.
+"""Schema 3: payloads packed (compressed above a threshold), a contentless search index
+and no index that another one already covers.
 
 Payload columns become BLOBs (bytea on PostgreSQL) holding the packed text; the SQLite
 full-text index is rebuilt as a contentless FTS5 table, so it no longer keeps a second copy
@@ -54,7 +55,7 @@ def _unpack(stored: bytes) -> str:
 
 _NEW_SEARCH_TABLE = (
     "CREATE VIRTUAL TABLE search_index USING fts5("
-    "body, content = '', tokenize = 'unicode61 remove_diacritics 2')"
+    "body, content = '', detail = column, tokenize = 'unicode61 remove_diacritics 2')"
 )
 _NODE_FIELDS = (  # (code, column) in rowid order: rowid = node_pk * 8 + code
     (0, "np.input_json"),
@@ -130,7 +131,13 @@ def _rebuild_search(database: SqliteDatabase) -> None:
     )
 
 
+# Indexes on a foreign key that a composite index already leads with.
+_REDUNDANT_INDEXES = ("node_execution_run_id", "log_entry_run_id", "run_tag_run_id")
+
+
 def upgrade(database: Database) -> None:
+    for index in _REDUNDANT_INDEXES:
+        database.execute_sql(f'DROP INDEX IF EXISTS "{index}"')
     if isinstance(database, SqliteDatabase):
         _pack_sqlite(database)
         _rebuild_search(database)
