@@ -48,7 +48,7 @@ class Run(BaseModel):
     workflow_version = CharField(null=True)
     project_id = CharField(max_length=200, null=True)
     user_id = CharField(max_length=200, null=True)
-    status = CharField(max_length=20, index=True)
+    status = CharField(max_length=20)
     started_at = BigIntegerField()  # epoch ms, UTC
     completed_at = BigIntegerField(null=True)
     duration_ms = BigIntegerField(null=True)
@@ -66,6 +66,7 @@ class Run(BaseModel):
     class Meta:
         indexes = (
             (("started_at", "id"), False),  # keyset pagination, newest first
+            (("status", "started_at"), False),  # a status filter's first page, in order
             (("workflow_id", "started_at"), False),
             (("project_id", "started_at"), False),
             (("user_id", "started_at"), False),

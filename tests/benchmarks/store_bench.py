@@ -268,7 +268,7 @@ def bench_listing(target: str, runs: int, seed: int) -> None:
             statuses=frozenset({Status.CANCELLED, Status.RUNNING})
         ),
         "workflow (rare)": RunFilter(workflow_id=generator.workflow_ids[-1]),
-        "workflow (common)": RunFilter(workflow_id=generator.workflow_ids[0]),
+        "workflow (common)": RunFilter(workflow_id=generator.workflow_ids[1]),
         "project": RunFilter(project_id=probe["projectId"]),
         "user": RunFilter(user_id=probe["userId"]),
         "tag team=legal": RunFilter(tag_key="team", tag_value="legal"),

@@ -1,5 +1,5 @@
-"""Schema 3: payloads packed (compressed above a threshold), a contentless search index
-and no index that another one already covers.
+"""Schema 3: payloads packed (compressed above a threshold), a contentless search index,
+no index that another one already covers, and runs indexed by (status, started_at).
 
 Payload columns become BLOBs (bytea on PostgreSQL) holding the packed text; the SQLite
 full-text index is rebuilt as a contentless FTS5 table, so it no longer keeps a second copy
@@ -138,6 +138,11 @@ _REDUNDANT_INDEXES = ("node_execution_run_id", "log_entry_run_id", "run_tag_run_
 def upgrade(database: Database) -> None:
     for index in _REDUNDANT_INDEXES:
         database.execute_sql(f'DROP INDEX IF EXISTS "{index}"')
+    # A status filter's first page reads runs of that status newest first from one index.
+    database.execute_sql('DROP INDEX IF EXISTS "run_status"')
+    database.execute_sql(
+        'CREATE INDEX IF NOT EXISTS "run_status_started_at" ON "run" ("status", "started_at")'
+    )
     if isinstance(database, SqliteDatabase):
         _pack_sqlite(database)
         _rebuild_search(database)
