@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
@@ -255,7 +256,7 @@ def _serve(settings: Settings) -> int:
     from app.store.connection import StoreError, close_database, open_database
     from app.store.failures import read_only_reason
 
-    read_only = read_only_reason(settings.db_path)
+    read_only = read_only_reason(settings.db_path) if isinstance(settings.db_path, Path) else None
     if read_only is not None:
         print(f"hindsight: cannot store reports: {read_only}", file=sys.stderr)
         return 1

@@ -41,7 +41,7 @@ class DemoResult:
     failed: int
     url: str
     via_receiver: bool  # False: stored straight into `db_path`
-    db_path: Path | None
+    db_path: Path | str | None
     confirmed: int  # runs the receiver or the database holds afterwards
 
     def describe(self) -> str:
@@ -225,7 +225,7 @@ def _record(
     return run_ids
 
 
-def _store_directly(reports: list[dict[str, Any]], db_path: Path) -> int:
+def _store_directly(reports: list[dict[str, Any]], db_path: Path | str) -> int:
     """Validate the reports as the receiver would, then store them in one go."""
     from app.ingest.importer import import_records
     from app.ingest.report import decode_reports
@@ -237,7 +237,7 @@ def _store_directly(reports: list[dict[str, Any]], db_path: Path) -> int:
 
 
 def run_demo(
-    url: str | None = None, db_path: Path | None = None, now_ms: int | None = None
+    url: str | None = None, db_path: Path | str | None = None, now_ms: int | None = None
 ) -> DemoResult:
     """Record a week of sample runs; takes a second or two.
 

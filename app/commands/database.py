@@ -9,9 +9,12 @@ from app.config import DB_ENV
 from app.store.connection import StoreError, open_database
 
 
-def open_existing(path: Path) -> None:
-    """Open a history that must already exist: a typo in --db must not create an empty file."""
-    if not path.expanduser().exists():
+def open_existing(path: Path | str) -> None:
+    """Open a history that must already exist: a typo in --db must not create an empty file.
+
+    A PostgreSQL URL names a server database, which must exist already anyway.
+    """
+    if isinstance(path, Path) and not path.expanduser().exists():
         raise UsageError(
             f"no history database at {path}; choose one with --db or ${DB_ENV} "
             "(`hindsight demo` fills one with sample runs)"
@@ -19,7 +22,7 @@ def open_existing(path: Path) -> None:
     open_or_create(path)
 
 
-def open_or_create(path: Path) -> None:
+def open_or_create(path: Path | str) -> None:
     try:
         open_database(path)
     except StoreError as exc:

@@ -27,8 +27,10 @@ def _policy(args: argparse.Namespace) -> RetentionPolicy:
     return RetentionPolicy(rules=(rule,), keep_last=args.keep_last)
 
 
-def _file_bytes(db_path: Path) -> int:
-    """The database with its write-ahead log: what the user sees on disk."""
+def _file_bytes(db_path: Path | str) -> int:
+    """The database with its write-ahead log: what the user sees on disk (0 for a server)."""
+    if not isinstance(db_path, Path):
+        return 0
     files = [db_path, db_path.with_name(db_path.name + "-wal")]
     return sum(f.stat().st_size for f in files if f.exists())
 

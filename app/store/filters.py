@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from peewee import SQL, SqliteDatabase
+from peewee import SQL, SqliteDatabase, fn
 
 from app.store.models import Run, RunTag, db
 from app.store.search import matching_runs_sql
@@ -36,8 +36,13 @@ class RunFilter:
     # Exactly these runs (a failure group, a saved selection); None means no such limit.
     run_ids: frozenset[str] | None = None
 
-    def apply(self, query: Any) -> Any:
-        """Add this filter's conditions to a query over `Run`."""
+    def apply(self, query: Any, first_rows: bool = False) -> Any:
+        """Add this filter's conditions to a query over `Run`.
+
+        `first_rows`: the query reads a first page newest first (LIMIT), so a tag is checked
+        per run by primary key; otherwise (counts, statistics, deletes) the tagged runs are
+        collected once from the (key, value) index, far cheaper over every run.
+        """
         if self.statuses:
             query = query.where(Run.status.in_(sorted(s.value for s in self.statuses)))
         if self.workflow_id is not None:
@@ -47,10 +52,15 @@ class RunFilter:
         if self.user_id is not None:
             query = query.where(Run.user_id == self.user_id)
         if self.tag_key is not None:
-            tagged = RunTag.select(RunTag.run).where(RunTag.key == self.tag_key)
+            if first_rows:
+                tagged = RunTag.select(SQL("1")).where(
+                    (RunTag.run == Run.id) & (RunTag.key == self.tag_key)
+                )
+            else:
+                tagged = RunTag.select(RunTag.run).where(RunTag.key == self.tag_key)
             if self.tag_value is not None:
                 tagged = tagged.where(RunTag.value == self.tag_value)
-            query = query.where(Run.id.in_(tagged))
+            query = query.where(fn.EXISTS(tagged) if first_rows else Run.id.in_(tagged))
         if self.since is not None:
             query = query.where(Run.started_at >= self.since)
         if self.until is not None:

@@ -2,6 +2,7 @@
 
 Listing columns and payloads live in separate tables: the run list and the node table read
 only the small rows, and a node's input/output/stack is read when that node is inspected.
+Payload columns are packed (compressed above a threshold, see `packed.py`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from peewee import (
     Model,
     TextField,
 )
+
+from app.store.packed import PackedTextField
 
 db = DatabaseProxy()
 
@@ -45,7 +48,7 @@ class Run(BaseModel):
     workflow_version = CharField(null=True)
     project_id = CharField(max_length=200, null=True)
     user_id = CharField(max_length=200, null=True)
-    status = CharField(max_length=20, index=True)
+    status = CharField(max_length=20)
     started_at = BigIntegerField()  # epoch ms, UTC
     completed_at = BigIntegerField(null=True)
     duration_ms = BigIntegerField(null=True)
@@ -63,6 +66,7 @@ class Run(BaseModel):
     class Meta:
         indexes = (
             (("started_at", "id"), False),  # keyset pagination, newest first
+            (("status", "started_at"), False),  # a status filter's first page, in order
             (("workflow_id", "started_at"), False),
             (("project_id", "started_at"), False),
             (("user_id", "started_at"), False),
@@ -72,11 +76,11 @@ class Run(BaseModel):
 
 class RunPayload(BaseModel):
     run = ForeignKeyField(Run, primary_key=True, on_delete="CASCADE")
-    trigger_json = TextField(null=True)
-    error_stack = TextField(null=True)
-    params_json = TextField(null=True)
-    output_json = TextField(null=True)
-    metadata_json = TextField(null=True)
+    trigger_json = PackedTextField(null=True)
+    error_stack = PackedTextField(null=True)
+    params_json = PackedTextField(null=True)
+    output_json = PackedTextField(null=True)
+    metadata_json = PackedTextField(null=True)
 
 
 class RunStatusChange(BaseModel):
@@ -94,7 +98,7 @@ class RunStatusChange(BaseModel):
 class RunTag(BaseModel):
     """Tags are rows, not JSON, so "tag env=prod" is an index lookup."""
 
-    run = ForeignKeyField(Run, on_delete="CASCADE")
+    run = ForeignKeyField(Run, on_delete="CASCADE", index=False)  # the primary key leads
     key = CharField(max_length=200)
     value = CharField(max_length=500)
 
@@ -105,7 +109,8 @@ class RunTag(BaseModel):
 
 class NodeExecution(BaseModel):
     id = AutoField()
-    run = ForeignKeyField(Run, on_delete="CASCADE")
+    # No index of its own: (run, position) leads with it. Each index costs bytes per node.
+    run = ForeignKeyField(Run, on_delete="CASCADE", index=False)
     position = IntegerField()  # order in the report
     node_id = CharField(max_length=200)
     node_name = CharField(default="")
@@ -134,17 +139,17 @@ class NodeExecution(BaseModel):
 class NodePayload(BaseModel):
     node = ForeignKeyField(NodeExecution, primary_key=True, on_delete="CASCADE")
     # JSON text; NULL means the report did not carry the field (JSON null is the text "null").
-    input_json = TextField(null=True)
-    output_json = TextField(null=True)
-    error_stack = TextField(null=True)
-    metrics_json = TextField(null=True)
-    llm_prompt_json = TextField(null=True)
-    llm_response_json = TextField(null=True)
+    input_json = PackedTextField(null=True)
+    output_json = PackedTextField(null=True)
+    error_stack = PackedTextField(null=True)
+    metrics_json = PackedTextField(null=True)
+    llm_prompt_json = PackedTextField(null=True)
+    llm_response_json = PackedTextField(null=True)
 
 
 class LogEntry(BaseModel):
     id = AutoField()
-    run = ForeignKeyField(Run, on_delete="CASCADE")
+    run = ForeignKeyField(Run, on_delete="CASCADE", index=False)  # (run, sequence) leads
     node_id = CharField(max_length=200, null=True)
     sequence = IntegerField()
     timestamp = BigIntegerField(null=True)
@@ -157,7 +162,7 @@ class LogEntry(BaseModel):
 
 class LogPayload(BaseModel):
     log = ForeignKeyField(LogEntry, primary_key=True, on_delete="CASCADE")
-    data_json = TextField()
+    data_json = PackedTextField()
 
 
 class Artifact(BaseModel):
@@ -174,7 +179,7 @@ class Artifact(BaseModel):
 
 class ArtifactPayload(BaseModel):
     artifact = ForeignKeyField(Artifact, primary_key=True, on_delete="CASCADE")
-    data_json = TextField()
+    data_json = PackedTextField()
 
 
 ALL_MODELS: tuple[type[BaseModel], ...] = (

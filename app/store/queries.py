@@ -77,7 +77,7 @@ def list_runs(
 
     Keyset pagination: each page is an index range scan, however deep the user scrolls.
     """
-    query = where.apply(Run.select(*_SUMMARY_FIELDS))
+    query = where.apply(Run.select(*_SUMMARY_FIELDS), first_rows=True)
     if after is not None:
         started_at, run_id = after
         query = query.where(

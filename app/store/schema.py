@@ -19,7 +19,7 @@ from app.store.migrations import STEPS
 from app.store.models import ALL_MODELS, SchemaInfo
 from app.store.search import create_search_table
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class SchemaError(RuntimeError):

@@ -2,32 +2,45 @@
 prompts and responses, and log messages (SQLite FTS5; on PostgreSQL each function hands
 over to `search_pg.py`, which keeps the same ids and the same query meaning).
 
-The index is an FTS5 table whose rowids are derived from the rows they index, so a run's
-entries can be found and deleted by rowid without scanning the index:
-node fields use `node_pk * 8 + field`, log entries use `-log_pk`.
+The index is a contentless FTS5 table: it holds the inverted index only, never a second
+copy of the text, which stays (compressed) in the payload tables. Its rowids are derived
+from the rows they index, so a hit names its run, node and field without stored columns:
+node fields use `node_pk * 8 + field`, log entries use `-log_pk`. A contentless table
+forgets what it indexed, so removing entries re-supplies the exact text that was indexed
+(FTS5's 'delete' command); `searchable_node_fields` is the one place that decides that text.
+Snippets are cut from the original text in Python for the few hits shown.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from peewee import Database
+from peewee import JOIN, Database
 
 from app.store import search_pg
 from app.store.backend import is_postgres
-from app.store.models import LogEntry, NodeExecution, db
+from app.store.models import LogEntry, NodeExecution, NodePayload, db
+from app.store.rows import tuple_rows
 
 SEARCH_TABLE = "search_index"
 CREATE_SEARCH_TABLE = (
     f'CREATE VIRTUAL TABLE IF NOT EXISTS "{SEARCH_TABLE}" USING fts5('
-    "run_id UNINDEXED, node_id UNINDEXED, field UNINDEXED, content, "
-    "tokenize = 'unicode61 remove_diacritics 2')"
+    "body, content = '', detail = column, tokenize = 'unicode61 remove_diacritics 2')"
 )
 
 # Field codes are part of the rowid; never renumber them.
 NODE_FIELDS = {"input": 0, "output": 1, "error": 2, "stack": 3, "prompt": 4, "response": 5}
+_FIELD_NAMES = {code: name for name, code in NODE_FIELDS.items()}
 _CHUNK = 500
+_INSERT = f'INSERT INTO "{SEARCH_TABLE}" (rowid, body) VALUES (?, ?)'
+_DELETE = f'INSERT INTO "{SEARCH_TABLE}" ("{SEARCH_TABLE}", rowid, body) VALUES (\'delete\', ?, ?)'
+SNIPPET_TOKENS = 12
+# Words as the unicode61 tokenizer sees them: letters and digits; everything else separates.
+_TOKEN = re.compile(r"[^\W_]+")
 
 
 @dataclass(frozen=True)
@@ -48,18 +61,65 @@ def node_rowid(node_pk: int, field: str) -> int:
     return node_pk * 8 + NODE_FIELDS[field]
 
 
+def searchable_node_fields(
+    input_json: str | None,
+    output_json: str | None,
+    error_message: str | None,
+    error_stack: str | None,
+    prompt_json: str | None,
+    response_json: str | None,
+) -> list[tuple[str, str]]:
+    """(field, text) a node contributes to the index; indexing and unindexing both use it."""
+    fields = (
+        ("input", input_json),
+        ("output", output_json),
+        ("error", error_message),
+        ("stack", error_stack),
+        ("prompt", prompt_json),
+        ("response", response_json),
+    )
+    return [(field, text) for field, text in fields if text]
+
+
 def index_rows(rows: Sequence[tuple[int, str, str | None, str, str]]) -> None:
-    """Add (rowid, run_id, node_id, field, content) rows to the index."""
+    """Add (rowid, run_id, node_id, field, content) rows to the index.
+
+    run_id, node_id and field follow from the rowid here; other backends may store them.
+    """
     if is_postgres():
         return search_pg.index_rows(rows)
-    for start in range(0, len(rows), _CHUNK):
-        chunk = rows[start : start + _CHUNK]
-        placeholders = ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk))
-        db.execute_sql(
-            f'INSERT INTO "{SEARCH_TABLE}" (rowid, run_id, node_id, field, content) '
-            f"VALUES {placeholders}",
-            [value for row in chunk for value in row],
+    if rows:
+        db.cursor().executemany(_INSERT, [(row[0], row[4]) for row in rows])
+
+
+def raw_index_rows(
+    rows: Sequence[tuple[int, str, str | None, str, str]],
+) -> list[tuple[str, list[str], list[tuple[object, ...]]]]:
+    """What `index_rows` inserts, as (table, columns, values) for plain `executemany`
+    (the store benchmark's raw ceiling writes exactly the store's rows)."""
+    return [(SEARCH_TABLE, ["rowid", "body"], [(row[0], row[4]) for row in rows])]
+
+
+def _node_texts(condition: Any) -> list[tuple[int, str]]:
+    """(rowid, text) of every indexed field of the nodes matching `condition`."""
+    query = (
+        NodeExecution.select(
+            NodeExecution.id,
+            NodePayload.input_json,
+            NodePayload.output_json,
+            NodeExecution.error_message,
+            NodePayload.error_stack,
+            NodePayload.llm_prompt_json,
+            NodePayload.llm_response_json,
         )
+        .join(NodePayload, JOIN.LEFT_OUTER)
+        .where(condition)
+    )
+    entries = []
+    for pk, *texts in tuple_rows(query):
+        for field, text in searchable_node_fields(*texts):
+            entries.append((node_rowid(pk, field), text))
+    return entries
 
 
 def unindex_runs(run_ids: Iterable[str]) -> None:
@@ -69,26 +129,55 @@ def unindex_runs(run_ids: Iterable[str]) -> None:
     ids = list(run_ids)
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
-        node_pks = [
-            node.id
-            for node in NodeExecution.select(NodeExecution.id).where(NodeExecution.run.in_(chunk))
-        ]
-        rowids = [pk * 8 + code for pk in node_pks for code in NODE_FIELDS.values()]
-        rowids += [-log.id for log in LogEntry.select(LogEntry.id).where(LogEntry.run.in_(chunk))]
-        for offset in range(0, len(rowids), _CHUNK):
-            part = rowids[offset : offset + _CHUNK]
-            db.execute_sql(
-                f'DELETE FROM "{SEARCH_TABLE}" WHERE rowid IN ({", ".join("?" * len(part))})',
-                part,
+        entries = _node_texts(NodeExecution.run.in_(chunk))
+        entries += [
+            (-pk, message)
+            for pk, message in tuple_rows(
+                LogEntry.select(LogEntry.id, LogEntry.message).where(LogEntry.run.in_(chunk))
             )
+        ]
+        if entries:
+            db.cursor().executemany(_DELETE, entries)
+
+
+def unindex_nodes(node_pks: Iterable[int]) -> None:
+    """Remove the index entries of nodes about to be replaced or deleted."""
+    if is_postgres():
+        return search_pg.unindex_nodes(node_pks)
+    pks = list(node_pks)
+    for start in range(0, len(pks), _CHUNK):
+        entries = _node_texts(NodeExecution.id.in_(pks[start : start + _CHUNK]))
+        if entries:
+            db.cursor().executemany(_DELETE, entries)
+
+
+def unindex_logs(log_pks: Iterable[int]) -> None:
+    """Remove the index entries of log lines about to be replaced (streamed re-posts)."""
+    if is_postgres():
+        return search_pg.unindex_logs(log_pks)
+    pks = list(log_pks)
+    for start in range(0, len(pks), _CHUNK):
+        query = LogEntry.select(LogEntry.id, LogEntry.message).where(
+            LogEntry.id.in_(pks[start : start + _CHUNK])
+        )
+        entries = [(-pk, message) for pk, message in tuple_rows(query)]
+        if entries:
+            db.cursor().executemany(_DELETE, entries)
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text)
 
 
 def match_expression(text: str) -> str | None:
     """User text as an FTS5 query: every word must appear; the last may be a prefix.
 
-    Words are quoted, so FTS5 operators and punctuation in user text are taken literally.
+    Words are split where the tokenizer splits them and quoted, so FTS5 operators and
+    punctuation in user text are taken literally. The index keeps which field a word is in
+    but not its position (`detail = column`, about half the size), so "customer_id" finds
+    fields holding both "customer" and "id" rather than that exact sequence.
     """
-    words = [w.replace('"', '""') for w in text.split() if w.strip()]
+    words = _tokens(text)
     if not words:
         return None
     quoted = [f'"{w}"' for w in words]
@@ -103,7 +192,44 @@ def matching_runs_sql(text: str) -> tuple[str, list[str]] | None:
     expression = match_expression(text)
     if expression is None:
         return None
-    return f'(SELECT run_id FROM "{SEARCH_TABLE}" WHERE "{SEARCH_TABLE}" MATCH ?)', [expression]
+    sql = (
+        "(SELECT run_id FROM node_execution WHERE id IN "
+        f'(SELECT rowid / 8 FROM "{SEARCH_TABLE}" WHERE "{SEARCH_TABLE}" MATCH ? AND rowid > 0) '
+        "UNION ALL SELECT run_id FROM log_entry WHERE id IN "
+        f'(SELECT -rowid FROM "{SEARCH_TABLE}" WHERE "{SEARCH_TABLE}" MATCH ? AND rowid < 0))'
+    )
+    return sql, [expression, expression]
+
+
+def _fold(word: str) -> str:
+    """As the unicode61 tokenizer compares words: case- and diacritic-insensitive."""
+    decomposed = unicodedata.normalize("NFKD", word.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def snippet(text: str, query: str, tokens: int = SNIPPET_TOKENS) -> str:
+    """About `tokens` words of `text` around the first match, matches in [brackets]."""
+    words = [_fold(t) for t in _tokens(query)]
+    exact, prefix = set(words[:-1]), words[-1] if words else ""
+    found = list(_TOKEN.finditer(text))
+
+    def hit(token: str) -> bool:
+        folded = _fold(token)
+        return folded in exact or (bool(prefix) and folded.startswith(prefix))
+
+    first = next((i for i, m in enumerate(found) if hit(m.group())), 0)
+    start = max(0, min(first - tokens // 4, len(found) - tokens))
+    window = found[start : start + tokens]
+    if not window:
+        return text[:80]
+    parts, cursor = [], window[0].start()
+    for match in window:
+        parts.append(text[cursor : match.start()])
+        parts.append(f"[{match.group()}]" if hit(match.group()) else match.group())
+        cursor = match.end()
+    head = "…" if start > 0 else ""
+    tail = "…" if start + tokens < len(found) else text[cursor:]
+    return head + "".join(parts) + tail
 
 
 def search_hits(text: str, run_id: str | None = None, limit: int = 50) -> list[SearchHit]:
@@ -113,34 +239,44 @@ def search_hits(text: str, run_id: str | None = None, limit: int = 50) -> list[S
     expression = match_expression(text)
     if expression is None:
         return []
-    sql = (
-        f"SELECT run_id, node_id, field, snippet(\"{SEARCH_TABLE}\", 3, '[', ']', '…', 12) "
-        f'FROM "{SEARCH_TABLE}" WHERE "{SEARCH_TABLE}" MATCH ?'
-    )
+    sql = f'SELECT rowid FROM "{SEARCH_TABLE}" WHERE "{SEARCH_TABLE}" MATCH ?'
     params: list[object] = [expression]
     if run_id is not None:
-        sql += " AND run_id = ?"
-        params.append(run_id)
+        sql += (
+            " AND ((rowid > 0 AND rowid / 8 IN (SELECT id FROM node_execution WHERE run_id = ?))"
+            " OR (rowid < 0 AND -rowid IN (SELECT id FROM log_entry WHERE run_id = ?)))"
+        )
+        params += [run_id, run_id]
     sql += " ORDER BY rank LIMIT ?"
     params.append(limit)
-    return [SearchHit(*row) for row in db.execute_sql(sql, params).fetchall()]
-
-
-def unindex_nodes(node_pks: Iterable[int]) -> None:
-    """Remove the index entries of nodes about to be rewritten in place (streamed updates)."""
-    rowids = [pk * 8 + code for pk in node_pks for code in NODE_FIELDS.values()]
-    _delete_rowids(rowids)
-
-
-def unindex_logs(log_pks: Iterable[int]) -> None:
-    """Remove the index entries of log lines about to be replaced."""
-    _delete_rowids([-pk for pk in log_pks])
-
-
-def _delete_rowids(rowids: Sequence[int]) -> None:
-    for offset in range(0, len(rowids), _CHUNK):
-        part = rowids[offset : offset + _CHUNK]
-        db.execute_sql(
-            f'DELETE FROM "{SEARCH_TABLE}" WHERE rowid IN ({", ".join("?" * len(part))})',
-            list(part),
-        )
+    rowids = [row[0] for row in db.execute_sql(sql, params).fetchall()]
+    found: dict[int, tuple[str, str | None, str, str]] = {}
+    node_pks = {rowid // 8 for rowid in rowids if rowid > 0}
+    if node_pks:
+        texts = dict(_node_texts(NodeExecution.id.in_(sorted(node_pks))))
+        owners = {
+            pk: (run, node)
+            for pk, run, node in tuple_rows(
+                NodeExecution.select(
+                    NodeExecution.id, NodeExecution.run, NodeExecution.node_id
+                ).where(NodeExecution.id.in_(sorted(node_pks)))
+            )
+        }
+        for rowid in rowids:
+            if rowid > 0 and rowid in texts:
+                run, node = owners[rowid // 8]
+                found[rowid] = (run, node, _FIELD_NAMES[rowid % 8], texts[rowid])
+    log_pks = [-rowid for rowid in rowids if rowid < 0]
+    if log_pks:
+        for pk, run, node, message in tuple_rows(
+            LogEntry.select(LogEntry.id, LogEntry.run, LogEntry.node_id, LogEntry.message).where(
+                LogEntry.id.in_(log_pks)
+            )
+        ):
+            found[-pk] = (run, node, "log", message)
+    return [
+        SearchHit(run, node, field, snippet(body, text))
+        for rowid in rowids
+        if rowid in found
+        for run, node, field, body in [found[rowid]]
+    ]

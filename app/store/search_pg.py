@@ -107,6 +107,22 @@ def unindex_runs(run_ids: Iterable[str]) -> None:
     """Nothing to do: entries go with their run (ON DELETE CASCADE)."""
 
 
+def unindex_nodes(node_pks: Iterable[int]) -> None:
+    """Remove the entries of nodes about to be rewritten in place (streamed updates)."""
+    _delete_ids([pk * 8 + code for pk in node_pks for code in _FIELD_BY_CODE])
+
+
+def unindex_logs(log_pks: Iterable[int]) -> None:
+    """Remove the entries of log lines about to be replaced."""
+    _delete_ids([-pk for pk in log_pks])
+
+
+def _delete_ids(entry_ids: Sequence[int]) -> None:
+    for start in range(0, len(entry_ids), _CHUNK):
+        chunk = list(entry_ids[start : start + _CHUNK])
+        db.execute_sql(f'DELETE FROM "{SEARCH_TABLE}" WHERE id = ANY(%s)', [chunk])
+
+
 def query_expression(text: str) -> str | None:
     """User text as a tsquery: every word must appear; the last may be a prefix.
 

@@ -26,12 +26,15 @@ from app.store.models import (
     db,
 )
 from app.store.records import NodeRecord, RunRecord
-from app.store.search import index_rows, node_rowid, unindex_runs
+from app.store.search import index_rows, node_rowid, searchable_node_fields, unindex_runs
 from app.store.status import Status
 
 # SQLite limits bound parameters per statement (32,766 since 3.32); rows x columns stays below.
 _ROWS_PER_INSERT = 500
 _IDS_PER_DELETE = 500
+# Runs per transaction when deleting many: removing a run's search entries re-tokenises its
+# text (~1-2 ms per run of 10 nodes), and ingest waits for the write lock meanwhile.
+_RUNS_PER_DELETE_CHUNK = 50
 
 
 def _now_ms() -> int:
@@ -49,8 +52,29 @@ def _failed_node_name(record: RunRecord) -> str | None:
 
 
 def _insert_rows(model: type[BaseModel], rows: list[dict[str, Any]]) -> None:
-    for start in range(0, len(rows), _ROWS_PER_INSERT):
-        model.insert_many(rows[start : start + _ROWS_PER_INSERT]).execute()
+    """Insert dict rows (all with the same keys, named as the model's fields).
+
+    On SQLite one prepared statement through `executemany`: building a multi-row INSERT
+    through peewee's query builder costs more Python time than SQLite takes to store the
+    rows. Other drivers run `executemany` as a loop of round trips, so they get multi-row
+    inserts instead.
+    """
+    if not rows:
+        return
+    if is_postgres():
+        for start in range(0, len(rows), _ROWS_PER_INSERT):
+            model.insert_many(rows[start : start + _ROWS_PER_INSERT]).execute()
+        return
+    fields = [model._meta.fields[name] for name in rows[0]]
+    columns = ", ".join(f'"{field.column_name}"' for field in fields)
+    sql = (
+        f'INSERT INTO "{model._meta.table_name}" ({columns}) '
+        f"VALUES ({', '.join('?' * len(fields))})"
+    )
+    converters = [(field.name, field.db_value) for field in fields]
+    db.cursor().executemany(
+        sql, [tuple(convert(row[name]) for name, convert in converters) for row in rows]
+    )
 
 
 def _allocate_ids(model: type[BaseModel], count: int) -> list[int]:
@@ -225,15 +249,14 @@ def _insert_runs(records: Sequence[RunRecord]) -> None:
 
 def _searchable(node: NodeRecord) -> list[tuple[str, str]]:
     llm = node.llm
-    fields = (
-        ("input", node.input_json),
-        ("output", node.output_json),
-        ("error", node.error_message),
-        ("stack", node.error_stack),
-        ("prompt", llm.prompt_json if llm else None),
-        ("response", llm.response_json if llm else None),
+    return searchable_node_fields(
+        node.input_json,
+        node.output_json,
+        node.error_message,
+        node.error_stack,
+        llm.prompt_json if llm else None,
+        llm.response_json if llm else None,
     )
-    return [(field, content) for field, content in fields if content]
 
 
 def replace_runs(records: Sequence[RunRecord]) -> None:
@@ -282,7 +305,7 @@ def delete_matching(where: RunFilter, on_progress: Callable[[int], bool] | None 
     deleted = 0
     while True:
         with write_transaction():
-            ids = [row.id for row in where.apply(Run.select(Run.id)).limit(_IDS_PER_DELETE)]
+            ids = [row.id for row in where.apply(Run.select(Run.id)).limit(_RUNS_PER_DELETE_CHUNK)]
             if not ids:
                 return deleted
             deleted += _delete_ids(ids)

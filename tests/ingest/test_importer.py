@@ -80,11 +80,11 @@ def test_delete_matching_deletes_only_the_selection_and_reports_progress(
     deleted = delete_matching(RunFilter(statuses=frozenset({Status.ERROR})), seen.append)
 
     assert deleted == 601
-    assert seen[-1] == 601 and len(seen) == 2  # chunks of 500 then 101
+    assert seen[-1] == 601 and len(seen) == 13  # chunks of 50, the last one 1
     assert count_runs() == 602
 
 
 def test_progress_callback_can_stop_a_delete(database: Path) -> None:
     _store(*[make_report(f"r{i}") for i in range(1200)])
-    assert delete_all(lambda done: False) == 500
-    assert count_runs() == 700
+    assert delete_all(lambda done: False) == 50  # one chunk
+    assert count_runs() == 1150

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
-from app.store import queries
+import pytest
+
+from app.store import queries, schema, writes
 from app.store.connection import close_database, open_database
-from app.store.models import NodeExecution, NodePayload, SchemaInfo
+from app.store.models import NodeExecution, NodePayload, SchemaInfo, db
 from app.store.schema import SCHEMA_VERSION
 from app.store.search import search_hits
 
@@ -93,3 +96,56 @@ def test_migrated_database_accepts_new_reports(tmp_path: Path) -> None:
         assert queries.count_runs() == 3
     finally:
         close_database()
+
+
+def _version_2_database(path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The skeleton's database upgraded by the schema-2 Hindsight, then given a long
+    payload and a log entry as schema 2 stored them (plain text)."""
+    _skeleton_database(path)
+    with monkeypatch.context() as patch:
+        patch.setattr(schema, "SCHEMA_VERSION", 2)
+        open_database(path)
+        close_database()
+    long_input = json.dumps({"text": "quarterly zebrafish ledger " * 200, "n": list(range(50))})
+    with sqlite3.connect(path) as old:
+        node = old.execute(
+            "SELECT id FROM node_execution WHERE run_id = 'v1-ok' ORDER BY position LIMIT 1"
+        ).fetchone()[0]
+        old.execute("UPDATE node_payload SET input_json = ? WHERE node_id = ?", (long_input, node))
+        old.execute(
+            "INSERT INTO log_entry (id, run_id, node_id, sequence, level, message) "
+            "VALUES (7, 'v1-ok', NULL, 0, 'warn', 'disk nearly full')"
+        )
+        old.execute("INSERT INTO log_payload (log_id, data_json) VALUES (7, '{\"free\": 3}')")
+    old.close()
+    return long_input
+
+
+def test_schema_2_payloads_are_packed_and_reindexed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "v2.db"
+    long_input = _version_2_database(path, monkeypatch)
+    open_database(path)
+    try:
+        assert int(SchemaInfo.get(SchemaInfo.key == "schema_version").value) == 3
+        run = queries.get_run("v1-ok")
+        assert run is not None
+        payload = queries.get_node_payload(run.nodes[0].pk)
+        assert payload is not None and payload.input_json == long_input  # nothing truncated
+        (log,) = queries.list_logs("v1-ok")
+        assert (log.message, log.data_json) == ("disk nearly full", '{"free": 3}')
+        stored = db.execute_sql(
+            "SELECT typeof(input_json), length(input_json) FROM node_payload WHERE node_id = ?",
+            [run.nodes[0].pk],
+        ).fetchone()
+        assert stored[0] == "blob" and stored[1] < len(long_input) / 5  # compressed
+        assert {(h.run_id, h.field) for h in search_hits("zebrafish")} == {("v1-ok", "input")}
+        assert {(h.run_id, h.field) for h in search_hits("nearly full")} == {("v1-ok", "log")}
+        assert {h.run_id for h in search_hits("bad total")} == {"v1-failed"}
+        writes.delete_runs(["v1-ok", "v1-failed"])
+        assert db.execute_sql("SELECT COUNT(*) FROM search_index").fetchone()[0] == 0
+        assert search_hits("zebrafish") == []
+    finally:
+        close_database()
+    assert (tmp_path / "v2.db.v2.bak").exists()

@@ -80,12 +80,15 @@ def test_clear_workflow_unindexes_in_chunks(database: Path) -> None:
 
 def test_user_text_cannot_inject_query_syntax(database: Path) -> None:
     _store(make_report("r"))
-    assert match_expression('bad" OR total') == '"bad""" "OR" "total"*'
+    # Punctuation separates words, as the tokenizer sees it; every word is quoted.
+    assert match_expression('bad" OR total') == '"bad" "OR" "total"*'
+    assert match_expression("customer_id") == '"customer" "id"*'
     assert query_expression("bad' | !total:*") == "'bad' & 'total':*"  # PostgreSQL
     for hostile in ['"', "AND", "NEAR(", "col:val", "*", "-x", "((", "'", "&", "!", ":*", "|"]:
         assert queries.list_runs(where=RunFilter(text=hostile)) is not None
         assert search_hits(hostile) is not None
     assert match_expression("   ") is None
+    assert match_expression('"*(') is None
     assert query_expression(" !& ") is None
     assert [h.run_id for h in search_hits("BAD total")] == ["r"]  # case never matters
 

@@ -10,8 +10,9 @@ from collections.abc import Callable
 
 from peewee import Database
 
-from app.store.migrations import v1_to_v2
+from app.store.migrations import v1_to_v2, v2_to_v3
 
 STEPS: dict[int, Callable[[Database], None]] = {
     1: v1_to_v2.upgrade,
+    2: v2_to_v3.upgrade,
 }

@@ -1,0 +1,57 @@
+"""Packed payloads give back exactly the text stored, compressed or not."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from app.ingest.report import decode_report
+from app.store import queries, writes
+from app.store.models import db
+from app.store.packed import COMPRESS_ABOVE, DEFLATE, PLAIN, pack, unpack
+from tests.conftest import make_report
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "null",
+        '"é ✓ 漢字"',
+        "x" * COMPRESS_ABOVE,
+        "y" * (COMPRESS_ABOVE + 1),
+        json.dumps({"k": "ab\u0000cd" * 500}),
+    ],
+)
+def test_round_trip(text: str) -> None:
+    assert unpack(pack(text)) == text
+    assert unpack(memoryview(pack(text))) == text  # PostgreSQL hands back memoryviews
+
+
+def test_small_text_stays_plain_and_large_text_is_compressed() -> None:
+    assert pack("short") == PLAIN + b"short"
+    large = json.dumps({"words": ["invoice approved"] * 100})
+    packed = pack(large)
+    assert packed[:1] == DEFLATE and len(packed) < len(large) / 4
+    incompressible = bytes(range(256)).hex()  # 512 chars of hex digits still compress a bit
+    assert unpack(pack(incompressible)) == incompressible
+
+
+def test_unknown_encoding_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown payload encoding"):
+        unpack(b"\x07abc")
+
+
+def test_store_keeps_large_payloads_compressed_and_whole(database: Path) -> None:
+    big = {"rows": [{"id": i, "note": "ledger entry reconciled"} for i in range(2_000)]}
+    report = make_report("big")
+    report["nodeExecutions"][0]["output"] = big
+    writes.replace_runs([decode_report(json.dumps(report).encode())])
+    detail = queries.get_run("big")
+    assert detail is not None
+    payload = queries.get_node_payload(detail.nodes[0].pk)
+    assert payload is not None and json.loads(payload.output_json or "") == big
+    stored = db.execute_sql("SELECT MAX(length(output_json)) FROM node_payload").fetchone()[0]
+    assert stored < len(json.dumps(big)) / 5
