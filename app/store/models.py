@@ -63,6 +63,7 @@ class Run(BaseModel):
     class Meta:
         indexes = (
             (("started_at", "id"), False),  # keyset pagination, newest first
+            (("duration_ms", "id"), False),  # keyset pagination, slowest first
             (("workflow_id", "started_at"), False),
             (("project_id", "started_at"), False),
             (("user_id", "started_at"), False),
