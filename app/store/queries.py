@@ -31,7 +31,7 @@ from app.store.records import (
     StoredLog,
     WorkflowSummary,
 )
-from app.store.rows import dict_rows
+from app.store.rows import dict_rows, tuple_rows
 from app.store.status import Status
 
 ALL_RUNS = RunFilter()
@@ -299,3 +299,14 @@ def status_changes(run_id: str) -> list[tuple[int, str, str, str]]:
         .order_by(RunStatusChange.at, RunStatusChange.id)
     )
     return [(r["at"], r["from_status"], r["to_status"], r["reason"]) for r in dict_rows(query)]
+
+
+def list_projects() -> list[str]:
+    """Every project that has runs, for the project picker."""
+    query = (
+        Run.select(Run.project_id)
+        .where(Run.project_id.is_null(False))
+        .distinct()
+        .order_by(Run.project_id)
+    )
+    return [row[0] for row in tuple_rows(query)]

@@ -87,4 +87,4 @@ def ensure_schema(database: Database, sqlite_path: Path | None = None) -> int:
 def _add_missing_indexes() -> None:
     """Indexes that only speed up reads are added to existing files without a version bump
     (IF NOT EXISTS: a no-op once present); older Hindsights simply ignore them."""
-    Run._schema.create_indexes(safe=True)
+    Run._schema.create_indexes(safe=True)  # type: ignore[attr-defined]

@@ -263,9 +263,7 @@ def clear_workflow(workflow_id: str) -> int:
     return delete_matching(RunFilter(workflow_id=workflow_id))
 
 
-def delete_matching(
-    where: RunFilter, on_progress: Callable[[int], bool] | None = None
-) -> int:
+def delete_matching(where: RunFilter, on_progress: Callable[[int], bool] | None = None) -> int:
     """Delete every run the filter selects, a chunk per transaction; return the count.
 
     Short transactions keep the write lock free for ingest between chunks. `on_progress`

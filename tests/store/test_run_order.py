@@ -100,3 +100,16 @@ def test_existing_database_gains_the_duration_index(db_path: Path) -> None:
         assert "run_duration_ms_id" in names
     finally:
         close_database()
+
+
+def test_list_projects_names_each_project_once(database: Path) -> None:
+    base = run_record("x")
+    writes.replace_runs(
+        [
+            replace(base, id="1", project_id="beta"),
+            replace(base, id="2", project_id="alpha"),
+            replace(base, id="3", project_id="beta"),
+            replace(base, id="4", project_id=None),
+        ]
+    )
+    assert queries.list_projects() == ["alpha", "beta"]
