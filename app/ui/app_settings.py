@@ -144,6 +144,7 @@ def apply_stored(settings: Settings, stored: StoredSettings) -> Settings:
         changes["port"] = stored.port
     if (
         stored.database
+        and "://" not in stored.database  # database URLs are opened by the store's URL support
         and settings.db_path == default_database_path()
         and not os.environ.get(DB_ENV)
     ):

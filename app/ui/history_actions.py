@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,10 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
 
 from app.ingest.importer import import_records, read_report_file
 from app.ingest.report import ReportError
-from app.store import export, queries, writes
+from app.store import export, queries, retention, writes
 from app.store.filters import RunFilter
 from app.store.records import RunSummary, WorkflowSummary
+from app.store.retention import PurgePlan, RetentionPolicy
 from app.ui.background import BackgroundQueries
 from app.ui.jobs import JobControl, JobRunner
 from app.ui.progress_panel import ProgressPanel
@@ -292,6 +294,48 @@ class HistoryActions(QObject):
             return writes.delete_matching(where, lambda done: control.report(done, count))
 
         self._run(title, work, self._after_bulk_delete, total=count)
+
+    # -- retention -------------------------------------------------------------------
+    def confirm_purge(self, plan: PurgePlan) -> None:
+        if self._busy():
+            return
+        count = len(plan.run_ids)
+        if self._confirm(
+            "Apply retention rules",
+            f"Delete {_runs(count)} now, as the retention rules say? This cannot be undone.",
+        ):
+            self.purge_ids("Applying retention rules", list(plan.run_ids))
+
+    def purge_ids(self, title: str, ids: list[str]) -> None:
+        def work(control: JobControl) -> int:
+            deleted = 0
+            for start in range(0, len(ids), DELETE_CHUNK):
+                deleted += writes.delete_runs(ids[start : start + DELETE_CHUNK])
+                if not control.report(deleted, len(ids)):
+                    return deleted
+            retention.reclaim_space()  # give the freed pages back to the file system
+            return deleted
+
+        self._run(title, work, self._after_bulk_delete, total=len(ids))
+
+    def apply_retention(self, policy: RetentionPolicy) -> None:
+        """Automatic retention (the user opted in): no question, but progress and cancel."""
+        if self.jobs.busy or not policy.rules:
+            return
+        now = int(time.time() * 1000)
+
+        def work(control: JobControl) -> int:
+            ids = retention.runs_to_purge(policy, now)
+            deleted = 0
+            for start in range(0, len(ids), DELETE_CHUNK):
+                deleted += writes.delete_runs(ids[start : start + DELETE_CHUNK])
+                if not control.report(deleted, len(ids)):
+                    return deleted
+            if deleted:
+                retention.reclaim_space()
+            return deleted
+
+        self._run("Applying retention rules", work, self._after_bulk_delete)
 
     def _after_delete_ids(self, deleted: list[str]) -> None:
         self.message.emit(f"Deleted {_runs(len(deleted))}.")

@@ -10,12 +10,15 @@ operations already take such a callback (`on_progress` returning False stops the
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 
 from app.store.models import db
+
+REPORT_INTERVAL = 0.05
 
 
 class JobCancelled(Exception):
@@ -28,6 +31,7 @@ class JobControl:
     def __init__(self, job: Job) -> None:
         self._job = job
         self._cancel = threading.Event()
+        self._last_report = 0.0
 
     def cancel(self) -> None:
         self._cancel.set()
@@ -37,8 +41,14 @@ class JobControl:
         return self._cancel.is_set()
 
     def report(self, done: int, total: int | None = None) -> bool:
-        """Publish progress; return False once the user has cancelled (store callbacks stop)."""
-        self._job.progress.emit(done, total)
+        """Publish progress; return False once the user has cancelled (store callbacks stop).
+
+        At most every REPORT_INTERVAL seconds, so a fast loop does not flood the GUI thread.
+        """
+        now = time.monotonic()
+        if now - self._last_report >= REPORT_INTERVAL or done == total:
+            self._last_report = now
+            self._job.worker_side.progress.emit(done, total)
         return not self._cancel.is_set()
 
     def check(self) -> None:
@@ -46,8 +56,18 @@ class JobControl:
             raise JobCancelled
 
 
+class _WorkerSide(QObject):
+    """Signals the worker thread emits; queued onto the GUI thread's Job slots."""
+
+    progress = Signal(int, object)
+    finished = Signal(object)
+    failed = Signal(str)
+    cancelled = Signal()
+
+
 class Job(QObject):
-    """One running operation; its signals arrive on the GUI thread."""
+    """One running operation; its public signals are emitted on the GUI thread, so plain
+    Python callables connected to them run there too."""
 
     progress = Signal(int, object)  # done, total (None when unknown)
     finished = Signal(object)  # the work function's result
@@ -58,6 +78,28 @@ class Job(QObject):
         super().__init__(parent)
         self.title = title
         self.control = JobControl(self)
+        self.worker_side = _WorkerSide()
+        queued = Qt.ConnectionType.QueuedConnection
+        self.worker_side.progress.connect(self._relay_progress, queued)
+        self.worker_side.finished.connect(self._relay_finished, queued)
+        self.worker_side.failed.connect(self._relay_failed, queued)
+        self.worker_side.cancelled.connect(self._relay_cancelled, queued)
+
+    @Slot(int, object)
+    def _relay_progress(self, done: int, total: object) -> None:
+        self.progress.emit(done, total)
+
+    @Slot(object)
+    def _relay_finished(self, result: object) -> None:
+        self.finished.emit(result)
+
+    @Slot(str)
+    def _relay_failed(self, message: str) -> None:
+        self.failed.emit(message)
+
+    @Slot()
+    def _relay_cancelled(self) -> None:
+        self.cancelled.emit()
 
     def cancel(self) -> None:
         self.control.cancel()
@@ -74,14 +116,14 @@ class _JobTask(QRunnable):
             with db.connection_context():
                 result = self._work(self._job.control)
         except JobCancelled:
-            self._job.cancelled.emit()
+            self._job.worker_side.cancelled.emit()
         except Exception as exc:
-            self._job.failed.emit(f"{type(exc).__name__}: {exc}")
+            self._job.worker_side.failed.emit(f"{type(exc).__name__}: {exc}")
         else:
             if self._job.control.cancelled:
-                self._job.cancelled.emit()
+                self._job.worker_side.cancelled.emit()
             else:
-                self._job.finished.emit(result)
+                self._job.worker_side.finished.emit(result)
 
 
 class JobRunner(QObject):
@@ -110,6 +152,7 @@ class JobRunner(QObject):
     def _done(self, job: Job) -> None:
         if self.current is job:
             self.current = None
+        job.worker_side.deleteLater()
         job.deleteLater()
 
     def wait_for_done(self, msecs: int = 30_000) -> bool:

@@ -12,20 +12,25 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QPoint, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMenu, QSplitter, QStackedWidget, QWidget
+from PySide6.QtWidgets import QDialog, QMainWindow, QMenu, QSplitter, QStackedWidget, QWidget
 
+from app.config import Settings, resolve_settings
 from app.store import queries
 from app.store.filters import RunFilter
 from app.store.records import RunDetail, RunSummary, WorkflowSummary
+from app.store.retention import PurgePlan
+from app.ui import app_settings
 from app.ui.app_settings import qsettings
 from app.ui.background import BackgroundQueries
 from app.ui.empty_state import EmptyState
 from app.ui.history_actions import HistoryActions
 from app.ui.node_inspector import plain_label
 from app.ui.progress_panel import ProgressPanel
+from app.ui.retention_dialog import RetentionDialog
 from app.ui.run_detail import RunDetailPane
 from app.ui.run_list_pane import RunListPane
 from app.ui.run_table import RunTableModel
+from app.ui.settings_dialog import SettingsDialog
 
 LIVE_COALESCE_MS = 150  # a burst of reports becomes one refresh
 
@@ -33,6 +38,7 @@ LIVE_COALESCE_MS = 150  # a burst of reports becomes one refresh
 class MainWindow(QMainWindow):
     runs_loaded = Signal(int)  # runs stored in all, after each count lands
     filterChanged = Signal(object)  # the RunFilter the run list now shows
+    settingsChanged = Signal(object)  # StoredSettings the user saved
 
     def __init__(
         self,
@@ -46,6 +52,7 @@ class MainWindow(QMainWindow):
         self.resize(1280, 800)
         self.setAcceptDrops(True)
         self.queries = BackgroundQueries(self)
+        self.settings: Settings | None = None  # what the session runs with, for the dialog
         self._pending_live: set[str] = set()
         self._detail_requested: str | None = None
 
@@ -119,8 +126,13 @@ class MainWindow(QMainWindow):
         file_menu.addAction(history.export_selected)
         file_menu.addAction(history.export_filtered)
         file_menu.addSeparator()
+        self.settings_action = QAction("&Settings…", self)
+        self.settings_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Preferences))
+        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.settings_action.triggered.connect(self.open_settings)
+        file_menu.addAction(self.settings_action)
+        file_menu.addSeparator()
         self.file_menu = file_menu
-        self._settings_anchor = file_menu.addSeparator()
         file_menu.addAction(quit_action)
         edit_menu = self.menuBar().addMenu("&Edit")
         edit_menu.addAction(self.copy_action)
@@ -134,6 +146,10 @@ class MainWindow(QMainWindow):
         history_menu.addAction(history.delete_matching)
         history_menu.addAction(history.clear_workflow)
         history_menu.addAction(history.clear_all)
+        history_menu.addSeparator()
+        self.retention_action = QAction("&Retention Rules…", self)
+        self.retention_action.triggered.connect(self.open_retention)
+        history_menu.addAction(self.retention_action)
         self.history_menu = history_menu
         # Kept for callers that knew the old names.
         self.delete_action = history.delete_selected
@@ -285,6 +301,39 @@ class MainWindow(QMainWindow):
                 lambda: self.apply_filter(_with_workflow(self.current_filter(), run.workflow_id))
             )
         menu.exec(self.run_view.viewport().mapToGlobal(position))
+
+    # -- settings -------------------------------------------------------------------
+    def open_settings(self) -> SettingsDialog:
+        current = self.settings or resolve_settings()
+        dialog = SettingsDialog(current, app_settings.load(), self)
+        dialog.retentionRequested.connect(lambda: self._retention_from(dialog))
+        dialog.finished.connect(lambda result: self._settings_done(dialog, result))
+        dialog.open()
+        return dialog
+
+    def _settings_done(self, dialog: SettingsDialog, result: int) -> None:
+        if result == QDialog.DialogCode.Accepted:
+            chosen = dialog.chosen()
+            app_settings.save(chosen)
+            self.settingsChanged.emit(chosen)
+        dialog.deleteLater()
+
+    def _retention_from(self, settings_dialog: SettingsDialog) -> None:
+        retention = self.open_retention()
+        retention.finished.connect(lambda _result: settings_dialog.set_stored(app_settings.load()))
+
+    def open_retention(self) -> RetentionDialog:
+        dialog = RetentionDialog(self.queries, app_settings.load().retention, self)
+        dialog.purgeRequested.connect(lambda plan: self._purge_from(dialog, plan))
+        dialog.accepted.connect(lambda: app_settings.save_retention(dialog.chosen()))
+        dialog.finished.connect(lambda _result: dialog.deleteLater())
+        dialog.open()
+        return dialog
+
+    def _purge_from(self, dialog: RetentionDialog, plan: PurgePlan) -> None:
+        app_settings.save_retention(dialog.chosen())
+        dialog.done(QDialog.DialogCode.Accepted)
+        self.history.confirm_purge(plan)
 
     # -- drag and drop import --------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
