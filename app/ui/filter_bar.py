@@ -44,14 +44,18 @@ STATUS_TOGGLES: tuple[tuple[str, frozenset[Status]], ...] = (
     ("Cancelled", frozenset({Status.CANCELLED})),
     ("Other", frozenset({Status.PENDING, Status.SUSPENDED, Status.SKIPPED})),
 )
-TIME_PRESETS: tuple[tuple[str, int | None], ...] = (
-    ("Any time", None),
+TIME_PRESETS: tuple[tuple[str, int], ...] = (  # span in ms; 0 any time, -1 custom
+    ("Any time", 0),
     ("Last hour", HOUR_MS),
     ("Last 24 hours", 24 * HOUR_MS),
     ("Last 7 days", 7 * 24 * HOUR_MS),
     ("Custom range…", -1),
 )
 CUSTOM_RANGE = len(TIME_PRESETS) - 1
+# Item data for "all workflows/projects". Never None: PySide6 6.12 on Python 3.11 drops a
+# reference to None each time an item holding None is added or read back (currentData),
+# which ends in "Fatal Python error: none_dealloc". Every item here carries real data.
+EVERYTHING = ""
 # RunFilter fields the bar has widgets for; others set through `set_filter` are kept aside.
 _BAR_FIELDS = {
     "text",
@@ -132,7 +136,7 @@ class FilterBar(QWidget):
         self.workflow_picker.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )
-        self.workflow_picker.addItem("All workflows", None)
+        self.workflow_picker.addItem("All workflows", EVERYTHING)
         self.workflow_picker.currentIndexChanged.connect(
             lambda _i: self._schedule(CLICK_DEBOUNCE_MS)
         )
@@ -141,7 +145,7 @@ class FilterBar(QWidget):
         self.project_picker.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )
-        self.project_picker.addItem("All projects", None)
+        self.project_picker.addItem("All projects", EVERYTHING)
         self.project_picker.currentIndexChanged.connect(
             lambda _i: self._schedule(CLICK_DEBOUNCE_MS)
         )
@@ -221,8 +225,8 @@ class FilterBar(QWidget):
             self._extra,
             text=text or None,
             statuses=frozenset(statuses),
-            workflow_id=self.workflow_picker.currentData(),
-            project_id=self.project_picker.currentData(),
+            workflow_id=self.workflow_picker.currentData() or None,
+            project_id=self.project_picker.currentData() or None,
             since=since,
             until=until,
             min_duration_ms=int(slower * 1000) if slower > 0 else None,
@@ -233,7 +237,7 @@ class FilterBar(QWidget):
 
     def _time_range(self) -> tuple[int | None, int | None]:
         span = self.time_picker.currentData()
-        if span is None:
+        if not span:
             return None, None
         if span == -1:
             return (
@@ -279,8 +283,8 @@ class FilterBar(QWidget):
 
     @staticmethod
     def _select_data(combo: QComboBox, value: str | None) -> None:
-        index = combo.findData(value)
-        if index < 0 and value is not None:
+        index = combo.findData(value or EVERYTHING)
+        if index < 0 and value:
             combo.addItem(value, value)  # not listed (yet): still show it
             index = combo.count() - 1
         combo.setCurrentIndex(max(index, 0))
@@ -299,12 +303,12 @@ class FilterBar(QWidget):
         combo.blockSignals(True)
         try:
             combo.clear()
-            combo.addItem(everything, None)
+            combo.addItem(everything, EVERYTHING)
             for label, value in items:
                 combo.addItem(label, value)
                 combo.setItemData(combo.count() - 1, value, Qt.ItemDataRole.ToolTipRole)
             index = combo.findData(chosen)
-            if index < 0 and chosen is not None:
+            if index < 0 and chosen:
                 combo.addItem(chosen, chosen)
                 index = combo.count() - 1
             combo.setCurrentIndex(max(index, 0))

@@ -366,26 +366,38 @@ class RunTableModel(RecordTableModel[RunSummary]):
             return 0
         removed = self.remove_runs(run.id for run in moved if run.id in rows_by_id)
         keys = [_sort_key(run, self._order) for run in self._rows]
-        added = 0
+        # Runs landing between the same two rows go in as one block (a burst of new runs at
+        # the top is one insert for the view, not one per run).
+        blocks: list[tuple[int, list[RunSummary]]] = []
         for run in sorted(moved, key=lambda r: _sort_key(r, self._order)):
-            key = _sort_key(run, self._order)
-            position = bisect.bisect_left(keys, key)
-            if position == len(self._rows) and self._has_more:
+            position = bisect.bisect_left(keys, _sort_key(run, self._order))
+            if position == len(keys) and self._has_more:
                 continue  # beyond what is loaded: a later page brings it
-            self.beginInsertRows(QModelIndex(), position, position)
-            self._rows.insert(position, run)
-            keys.insert(position, key)
+            if blocks and blocks[-1][0] == position:
+                blocks[-1][1].append(run)
+            else:
+                blocks.append((position, [run]))
+        added = 0
+        for position, block in reversed(blocks):  # from the end: earlier positions hold
+            self.beginInsertRows(QModelIndex(), position, position + len(block) - 1)
+            self._rows[position:position] = block
             self.endInsertRows()
-            added += 1
+            added += len(block)
         return added - removed
 
     def remove_runs(self, run_ids: Iterable[str]) -> int:
+        """Remove the rows of these runs, a contiguous range at a time."""
         gone = set(run_ids)
-        removed = 0
-        for row in reversed(range(len(self._rows))):
-            if self._rows[row].id in gone:
-                self.beginRemoveRows(QModelIndex(), row, row)
-                del self._rows[row]
-                self.endRemoveRows()
-                removed += 1
+        if not gone:
+            return 0
+        rows = [row for row, run in enumerate(self._rows) if run.id in gone]
+        removed = len(rows)
+        while rows:
+            last = rows.pop()
+            first = last
+            while rows and rows[-1] == first - 1:
+                first = rows.pop()
+            self.beginRemoveRows(QModelIndex(), first, last)
+            del self._rows[first : last + 1]
+            self.endRemoveRows()
         return removed

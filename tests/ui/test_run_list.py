@@ -199,3 +199,35 @@ def test_copy_puts_selected_runs_on_the_clipboard(qtbot: Any, pane: RunListPane)
     assert lines[0].split("\t")[:3] == ["Run id", "Status", "Workflow"]
     assert [line.split("\t")[0] for line in lines[1:]] == ["r0002", "r0000"]
     assert lines[1].split("\t")[3] == "acme"
+
+
+def test_merge_inserts_and_removes_in_blocks(qtbot: Any, qtmodeltester: Any) -> None:
+    from app.store.records import RunSummary
+
+    def summary(i: int) -> RunSummary:
+        return RunSummary(
+            id=f"s{i:03d}",
+            workflow_id="wf",
+            workflow_name="",
+            status=Status.SUCCESS,
+            started_at=i,
+            completed_at=None,
+            duration_ms=i,
+            node_count=1,
+            failed_node_name=None,
+        )
+
+    model = RunTableModel()
+    model.set_runs([summary(i) for i in (10, 8, 6)])
+    inserts: list[tuple[int, int]] = []
+    model.rowsInserted.connect(lambda _p, first, last: inserts.append((first, last)))
+    model.merge_runs([summary(i) for i in (13, 12, 11, 9, 7)])
+    assert [model.run_at(r).id for r in range(model.rowCount())] == [
+        f"s{i:03d}" for i in (13, 12, 11, 10, 9, 8, 7, 6)
+    ]
+    assert inserts == [(2, 2), (1, 1), (0, 2)]  # last block first: positions stay valid
+    removals: list[tuple[int, int]] = []
+    model.rowsRemoved.connect(lambda _p, first, last: removals.append((first, last)))
+    assert model.remove_runs(["s013", "s012", "s009", "s006"]) == 4
+    assert removals == [(7, 7), (4, 4), (0, 1)]  # from the end, contiguous rows at once
+    qtmodeltester.check(model)
