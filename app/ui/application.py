@@ -119,6 +119,7 @@ class DesktopSession:
             self.service.stop()
             self.service = None
         self.window.history.jobs.wait_for_done()
+        self.window.run_list.wait_for_done()
         self.window.queries.wait_for_done()
         close_database()
 

@@ -92,10 +92,10 @@ class _Task(QRunnable):
 
 
 class BackgroundQueries(QObject):
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, max_threads: int = 2) -> None:
         super().__init__(parent)
         self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(2)
+        self._pool.setMaxThreadCount(max_threads)
         self._relays: set[_Relay] = set()
 
     def submit(

@@ -374,6 +374,7 @@ class MainWindow(QMainWindow):
         self.save_layout()
         self._live_timer.stop()
         self.history.jobs.wait_for_done()
+        self.run_list.wait_for_done()
         self.queries.wait_for_done()
         super().closeEvent(event)
 

@@ -41,6 +41,9 @@ class RunListPane(QWidget):
     def __init__(self, runner: BackgroundQueries, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._runner = runner
+        # Counting a big match set can take a while; it gets its own thread so it never
+        # delays the first page of the next query or a run's detail.
+        self._count_runner = BackgroundQueries(self, max_threads=1)
         self._count_ticket: Ticket | None = None
         self._merge_generation = 0
         self._wanted_run: str | None = None
@@ -212,7 +215,7 @@ class RunListPane(QWidget):
             self._show_placeholder_if_empty()
             self.countsChanged.emit(*result)
 
-        ticket = self._runner.submit(count, done, self._on_query_failed)
+        ticket = self._count_runner.submit(count, done, self._on_query_failed)
         self._count_ticket = ticket
 
     def _on_first_page(self) -> None:
@@ -306,6 +309,9 @@ class RunListPane(QWidget):
             bar.setValue(row)
         else:
             bar.setValue(bar.value() + self.view.rowViewportPosition(row) - offset)
+
+    def wait_for_done(self, msecs: int = 10_000) -> bool:
+        return self._count_runner.wait_for_done(msecs)
 
     def _tick(self) -> None:
         first = self.view.rowAt(0)

@@ -126,6 +126,12 @@ def child(db_path: Path, runs: int, spawned_at: float) -> None:
     from app.store.status import Status
     from app.ui.application import DesktopSession
 
+    from app.store.connection import close_database, open_database
+    from app.store.writes import delete_matching
+
+    open_database(db_path)  # drop the live runs an earlier measurement left behind
+    delete_matching(RunFilter(workflow_id="wf-live"))
+    close_database()
     app = QApplication(sys.argv)
     app.setOrganizationName("HindsightBench")
     session = DesktopSession(Settings(db_path=db_path, host="127.0.0.1", port=0))
@@ -185,7 +191,6 @@ def child(db_path: Path, runs: int, spawned_at: float) -> None:
 
     # Select the 20-node run and wait for its detail to be painted.
     twenty = f"run-{runs - 10:08d}"
-    wait(lambda: pane.model.row_of(twenty) is not None or not pane.model.canFetchMore())
     began = time.perf_counter()
     window.show_run(twenty)
     wait(lambda: window.detail.run_id_shown == twenty)
@@ -251,7 +256,7 @@ def child(db_path: Path, runs: int, spawned_at: float) -> None:
     while sender.is_alive():
         app.processEvents()
         time.sleep(0.001)
-    wait(lambda: pane.model.row_of(f"live-{sent[0] - 1}") is not None, 30)
+    wait(lambda: not window._live_timer.isActive() and window.queries.pending() == 0, 30)
     timer.stop()
     results["ingest_runs_posted"] = sent[0]
     results["ingest_longest_stall_ms"] = round(max(gaps) - 5, 1)

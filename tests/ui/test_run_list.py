@@ -44,6 +44,7 @@ def pane(qtbot: Any, database: Path) -> Iterator[RunListPane]:
     widget.show()
     yield widget
     runner.wait_for_done()
+    widget.wait_for_done()
 
 
 def ids(pane: RunListPane) -> list[str]:
