@@ -122,12 +122,11 @@ def child(db_path: Path, runs: int, spawned_at: float) -> None:
     from PySide6.QtWidgets import QApplication
 
     from app.config import Settings
+    from app.store.connection import close_database, open_database
     from app.store.filters import RunFilter
     from app.store.status import Status
-    from app.ui.application import DesktopSession
-
-    from app.store.connection import close_database, open_database
     from app.store.writes import delete_matching
+    from app.ui.application import DesktopSession
 
     open_database(db_path)  # drop the live runs an earlier measurement left behind
     delete_matching(RunFilter(workflow_id="wf-live"))
