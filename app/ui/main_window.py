@@ -87,6 +87,9 @@ class MainWindow(QMainWindow):
 
         self.run_list.currentRunChanged.connect(self._on_current_run_changed)
         self.run_list.countsChanged.connect(self._on_counts)
+        # Rows can land before the count does: any row means the history is not empty.
+        self.run_model.rowsInserted.connect(self._leave_empty_state)
+        self.run_model.modelReset.connect(self._leave_empty_state)
         self.run_list.filterChanged.connect(self.filterChanged)
         self.history.changed.connect(self._on_history_changed)
         self.history.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
@@ -217,6 +220,10 @@ class MainWindow(QMainWindow):
         workflows, projects = result
         self.filter_bar.set_workflows(workflows)
         self.filter_bar.set_projects(projects)
+
+    def _leave_empty_state(self, *_args: object) -> None:
+        if self.run_model.rowCount() and self.pages.currentIndex() == 0:
+            self.pages.setCurrentIndex(1)
 
     def _on_counts(self, matching: int, total: int) -> None:
         self.pages.setCurrentIndex(0 if total == 0 else 1)
