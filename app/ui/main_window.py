@@ -130,7 +130,11 @@ class MainWindow(QMainWindow):
         file_menu.addAction(history.export_filtered)
         file_menu.addSeparator()
         self.settings_action = QAction("&Settings…", self)
-        self.settings_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Preferences))
+        preferences = QKeySequence(QKeySequence.StandardKey.Preferences)
+        # Some platforms (X11 desktops) define no Preferences key; Ctrl+, is the common one.
+        self.settings_action.setShortcut(
+            preferences if not preferences.isEmpty() else QKeySequence("Ctrl+,")
+        )
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         self.settings_action.triggered.connect(self.open_settings)
         file_menu.addAction(self.settings_action)
