@@ -53,11 +53,22 @@ def db_path(tmp_path: Path) -> Path:
 BACKENDS = ("sqlite", "postgresql")
 
 
+# The store and the receiver (with its read API) hold every backend-specific line; the GUI,
+# the CLI and the reliability tests drive them through the same functions, so they run on
+# the default SQLite file only.
+BOTH_BACKENDS_UNDER = ("store", "ingest")
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Every test using the `database` fixture runs on SQLite and on PostgreSQL, unless it
-    is marked `sqlite_only` (file backup, WAL, FTS5 syntax, the v1 migration)."""
+    """Every store and ingest test using the `database` fixture runs on SQLite and on
+    PostgreSQL, unless it is marked `sqlite_only` (file backup, WAL, FTS5 syntax, the v1
+    migration, a full disk)."""
     if "backend" in metafunc.fixturenames:
-        sqlite_only = metafunc.definition.get_closest_marker("sqlite_only") is not None
+        folder = metafunc.definition.path.parent.name
+        sqlite_only = (
+            metafunc.definition.get_closest_marker("sqlite_only") is not None
+            or folder not in BOTH_BACKENDS_UNDER
+        )
         metafunc.parametrize("backend", BACKENDS[:1] if sqlite_only else BACKENDS, indirect=True)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -136,11 +136,24 @@ def iter_runs(where: RunFilter, page: int = 500) -> Iterator[RunDetail]:
         after = (summaries[-1].started_at, summaries[-1].id)
 
 
+def iter_runs_by_id(run_ids: Iterable[str]) -> Iterator[RunDetail]:
+    """The listed runs that still exist, in the order given."""
+    for run_id in run_ids:
+        detail = queries.get_run(run_id)
+        if detail is not None:
+            yield detail
+
+
 def export_json(where: RunFilter, out: IO[str]) -> int:
     """Write a JSON array of reports (re-importable with `POST` or `runs import`)."""
+    return write_json(iter_runs(where), out)
+
+
+def write_json(runs: Iterable[RunDetail], out: IO[str]) -> int:
+    """Write the runs as a JSON array of reports; return how many were written."""
     count = 0
     out.write("[")
-    for detail in iter_runs(where):
+    for detail in runs:
         out.write(",\n" if count else "\n")
         out.write(json.dumps(run_to_report(detail), ensure_ascii=False))
         count += 1
@@ -185,10 +198,15 @@ NODE_CSV_COLUMNS = (
 
 def export_csv(where: RunFilter, out: IO[str], per: str = "run") -> int:
     """One row per run (`per="run"`) or per node execution (`per="node"`)."""
+    return write_csv(iter_runs(where), out, per)
+
+
+def write_csv(runs: Iterable[RunDetail], out: IO[str], per: str = "run") -> int:
+    """Write the runs as CSV, one row per run or per node; return the rows written."""
     writer = csv.writer(out)
     writer.writerow(RUN_CSV_COLUMNS if per == "run" else NODE_CSV_COLUMNS)
     rows = 0
-    for detail in iter_runs(where):
+    for detail in runs:
         run = detail.summary
         if per == "run":
             writer.writerow(

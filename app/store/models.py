@@ -67,6 +67,7 @@ class Run(BaseModel):
         indexes = (
             (("started_at", "id"), False),  # keyset pagination, newest first
             (("status", "started_at"), False),  # a status filter's first page, in order
+            (("duration_ms", "id"), False),  # keyset pagination, slowest first
             (("workflow_id", "started_at"), False),
             (("project_id", "started_at"), False),
             (("user_id", "started_at"), False),

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
-from peewee import JOIN, fn
+from peewee import JOIN, Tuple, fn
 
 from app.store.filters import RunFilter
 from app.store.models import (
@@ -30,7 +31,7 @@ from app.store.records import (
     StoredLog,
     WorkflowSummary,
 )
-from app.store.rows import dict_rows
+from app.store.rows import dict_rows, tuple_rows
 from app.store.status import Status
 
 ALL_RUNS = RunFilter()
@@ -48,6 +49,7 @@ _SUMMARY_FIELDS = (
     Run.project_id,
     Run.total_tokens,
     Run.cost_usd,
+    Run.trigger_type,
 )
 
 
@@ -65,26 +67,91 @@ def _summary(row: dict[str, Any]) -> RunSummary:
         project_id=row["project_id"],
         total_tokens=row["total_tokens"],
         cost_usd=row["cost_usd"],
+        trigger_type=row["trigger_type"],
     )
+
+
+class RunOrder(StrEnum):
+    """How a run listing is sorted; each order pages by keyset over an index."""
+
+    NEWEST = "newest"  # started_at descending
+    OLDEST = "oldest"
+    SLOWEST = "slowest"  # duration descending; runs without a duration (running) last
+    FASTEST = "fastest"
+
+    @property
+    def by_duration(self) -> bool:
+        return self in (RunOrder.SLOWEST, RunOrder.FASTEST)
+
+    @property
+    def descending(self) -> bool:
+        return self in (RunOrder.NEWEST, RunOrder.SLOWEST)
+
+
+Cursor = tuple[int | None, str]
+
+
+def cursor_of(run: RunSummary, order: RunOrder = RunOrder.NEWEST) -> Cursor:
+    """The keyset position of a run in a listing: pass it as `after` for the next page."""
+    return (run.duration_ms if order.by_duration else run.started_at, run.id)
+
+
+def _beyond(column: Any, cursor: Cursor, descending: bool) -> Any:
+    # A row-value comparison is one index range on SQLite and PostgreSQL alike.
+    key = Tuple(column, Run.id)
+    return key < Tuple(*cursor) if descending else key > Tuple(*cursor)
+
+
+def _ordered(query: Any, column: Any, descending: bool) -> Any:
+    if descending:
+        return query.order_by(column.desc(), Run.id.desc())
+    return query.order_by(column.asc(), Run.id.asc())
 
 
 def list_runs(
     limit: int = 200,
-    after: tuple[int, str] | None = None,
+    after: Cursor | None = None,
     where: RunFilter = ALL_RUNS,
+    order: RunOrder = RunOrder.NEWEST,
 ) -> list[RunSummary]:
-    """Runs newest first; pass the (started_at, id) of the last row seen to get the next page.
+    """Runs in `order` (newest first by default); pass `cursor_of(last row)` as `after` to
+    get the next page.
 
     Keyset pagination: each page is an index range scan, however deep the user scrolls.
+    Sorted by duration, runs that have none yet (still running) come after all the others,
+    as a second keyset segment ordered by id, so NULLs never break the comparison.
     """
-    query = where.apply(Run.select(*_SUMMARY_FIELDS), first_rows=True)
-    if after is not None:
-        started_at, run_id = after
-        query = query.where(
-            (Run.started_at < started_at) | ((Run.started_at == started_at) & (Run.id < run_id))
-        )
-    query = query.order_by(Run.started_at.desc(), Run.id.desc()).limit(limit)
-    return [_summary(row) for row in dict_rows(query)]
+    base = where.apply(Run.select(*_SUMMARY_FIELDS), first_rows=True)
+    descending = order.descending
+    if not order.by_duration:
+        query = base if after is None else base.where(_beyond(Run.started_at, after, descending))
+        query = _ordered(query, Run.started_at, descending).limit(limit)
+        return [_summary(row) for row in dict_rows(query)]
+    rows: list[RunSummary] = []
+    if after is None or after[0] is not None:
+        timed = base.where(Run.duration_ms.is_null(False))
+        if after is not None:
+            timed = timed.where(_beyond(Run.duration_ms, after, descending))
+        timed = _ordered(timed, Run.duration_ms, descending).limit(limit)
+        rows = [_summary(row) for row in dict_rows(timed)]
+    if len(rows) < limit:
+        untimed = base.where(Run.duration_ms.is_null())
+        if after is not None and after[0] is None:
+            untimed = untimed.where(Run.id < after[1] if descending else Run.id > after[1])
+        by_id = Run.id.desc() if descending else Run.id.asc()
+        untimed = untimed.order_by(by_id).limit(limit - len(rows))
+        rows += [_summary(row) for row in dict_rows(untimed)]
+    return rows
+
+
+def runs_by_id(run_ids: list[str], where: RunFilter = ALL_RUNS) -> list[RunSummary]:
+    """The listed runs that exist and match the filter (for merging live updates)."""
+    found: list[RunSummary] = []
+    for start in range(0, len(run_ids), 500):
+        chunk = run_ids[start : start + 500]
+        query = where.apply(Run.select(*_SUMMARY_FIELDS)).where(Run.id.in_(chunk))
+        found += [_summary(row) for row in dict_rows(query)]
+    return found
 
 
 def count_runs(where: RunFilter = ALL_RUNS) -> int:
@@ -95,7 +162,6 @@ def get_run(run_id: str) -> RunDetail | None:
     row = (
         Run.select(
             *_SUMMARY_FIELDS,
-            Run.trigger_type,
             Run.error_message,
             Run.error_node_id,
             Run.workflow_version,
@@ -233,3 +299,14 @@ def status_changes(run_id: str) -> list[tuple[int, str, str, str]]:
         .order_by(RunStatusChange.at, RunStatusChange.id)
     )
     return [(r["at"], r["from_status"], r["to_status"], r["reason"]) for r in dict_rows(query)]
+
+
+def list_projects() -> list[str]:
+    """Every project that has runs, for the project picker."""
+    query = (
+        Run.select(Run.project_id)
+        .where(Run.project_id.is_null(False))
+        .distinct()
+        .order_by(Run.project_id)
+    )
+    return [row[0] for row in tuple_rows(query)]

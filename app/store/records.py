@@ -123,6 +123,7 @@ class RunSummary:
     project_id: str | None = None
     total_tokens: int | None = None
     cost_usd: float | None = None
+    trigger_type: str | None = None
 
     @property
     def workflow_label(self) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 from peewee import Database, SqliteDatabase
 
 from app.store.migrations import STEPS
-from app.store.models import ALL_MODELS, SchemaInfo
+from app.store.models import ALL_MODELS, Run, SchemaInfo
 from app.store.search import create_search_table
 
 SCHEMA_VERSION = 3
@@ -54,6 +54,9 @@ def ensure_schema(database: Database, sqlite_path: Path | None = None) -> int:
             create_search_table(database)
             _set_version(SCHEMA_VERSION)
         return SCHEMA_VERSION
+    if version == SCHEMA_VERSION:
+        _add_missing_indexes()
+        return version
     if version > SCHEMA_VERSION:
         raise SchemaError(
             f"this database uses schema version {version}, written by a newer Hindsight; "
@@ -83,4 +86,11 @@ def ensure_schema(database: Database, sqlite_path: Path | None = None) -> int:
     finally:
         if is_sqlite:
             database.execute_sql("PRAGMA foreign_keys = ON")
+    _add_missing_indexes()
     return version
+
+
+def _add_missing_indexes() -> None:
+    """Indexes that only speed up reads are added to existing files without a version bump
+    (IF NOT EXISTS: a no-op once present); older Hindsights simply ignore them."""
+    Run._schema.create_indexes(safe=True)  # type: ignore[attr-defined]

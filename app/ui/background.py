@@ -8,6 +8,7 @@ requests so a slow, stale answer never overwrites a newer one.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 class _Relay(QObject):
     succeeded = Signal(object)
     failed = Signal(str)
+    skipped = Signal()
 
     def __init__(
         self,
@@ -34,6 +36,7 @@ class _Relay(QObject):
         self._on_error: Callable[[str], None] | None = on_error
         self.succeeded.connect(self._deliver)
         self.failed.connect(self._deliver_error)
+        self.skipped.connect(self._skip)
 
     @Slot(object)
     def _deliver(self, result: object) -> None:
@@ -41,6 +44,10 @@ class _Relay(QObject):
         on_done = self._release_callbacks()[0]
         if on_done is not None:
             on_done(result)
+
+    @Slot()
+    def _skip(self) -> None:
+        self._owner._finished(self)
 
     @Slot(str)
     def _deliver_error(self, message: str) -> None:
@@ -66,15 +73,34 @@ class _Relay(QObject):
         return callbacks
 
 
+class Ticket:
+    """A submitted query; cancelling one that has not started yet means it never runs and
+    its callbacks are never called (a newer query made it pointless)."""
+
+    def __init__(self) -> None:
+        self._cancelled = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+
 class _Task(QRunnable):
-    def __init__(self, query: Callable[[], Any], relay: _Relay) -> None:
+    def __init__(self, query: Callable[[], Any], relay: _Relay, ticket: Ticket) -> None:
         super().__init__()
         self._query: Callable[[], Any] | None = query
         self._relay = relay
+        self._ticket = ticket
 
     def run(self) -> None:
         query, self._query = self._query, None  # nothing of the caller's outlives the run
         assert query is not None, "a task runs once"
+        if self._ticket.cancelled:
+            self._relay.skipped.emit()
+            return
         try:
             with db.connection_context():
                 result = query()
@@ -85,10 +111,10 @@ class _Task(QRunnable):
 
 
 class BackgroundQueries(QObject):
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, max_threads: int = 2) -> None:
         super().__init__(parent)
         self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(2)
+        self._pool.setMaxThreadCount(max_threads)
         self._relays: set[_Relay] = set()
 
     def submit(
@@ -96,10 +122,25 @@ class BackgroundQueries(QObject):
         query: Callable[[], Any],
         on_done: Callable[[Any], None],
         on_error: Callable[[str], None] | None = None,
-    ) -> None:
-        relay = _Relay(self, on_done, on_error)
+    ) -> Ticket:
+        ticket = Ticket()
+
+        def done(result: Any) -> None:
+            if not ticket.cancelled:
+                on_done(result)
+
+        def error(message: str) -> None:
+            if ticket.cancelled:
+                return
+            if on_error is not None:
+                on_error(message)
+            else:
+                log.error("background query failed: %s", message)
+
+        relay = _Relay(self, done, error)
         self._relays.add(relay)  # keep it alive until its answer is delivered
-        self._pool.start(_Task(query, relay))
+        self._pool.start(_Task(query, relay, ticket))
+        return ticket
 
     def pending(self) -> int:
         return len(self._relays)

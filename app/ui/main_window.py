@@ -1,37 +1,45 @@
-"""The main window composes the panes and wires them; the panes do the work."""
+"""The main window composes the panes and wires them; the panes do the work.
+
+For other panes (charts, comparisons) the window offers a small surface: `current_filter()`
+and `filterChanged(RunFilter)`, `selected_run_ids()`, and the slots `show_run(run_id)` and
+`apply_filter(RunFilter)`.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHeaderView,
-    QInputDialog,
-    QMainWindow,
-    QMenu,
-    QMessageBox,
-    QSplitter,
-    QStackedWidget,
-    QTableView,
-    QWidget,
-)
+from dataclasses import replace
+from pathlib import Path
 
-from app.store import queries, writes
+from PySide6.QtCore import QByteArray, QPoint, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import QDialog, QMainWindow, QMenu, QSplitter, QStackedWidget, QWidget
+
+from app.config import Settings, resolve_settings
+from app.store import queries
+from app.store.filters import RunFilter
 from app.store.records import RunDetail, RunSummary, WorkflowSummary
+from app.store.retention import PurgePlan
+from app.ui import app_settings
 from app.ui.about import add_help_menu
+from app.ui.app_settings import qsettings
 from app.ui.background import BackgroundQueries
 from app.ui.empty_state import EmptyState
+from app.ui.history_actions import HistoryActions
 from app.ui.node_inspector import plain_label
+from app.ui.progress_panel import ProgressPanel
+from app.ui.retention_dialog import RetentionDialog
 from app.ui.run_detail import RunDetailPane
-from app.ui.run_table import RUN_ROLE, RunTableModel
+from app.ui.run_list_pane import RunListPane
+from app.ui.run_table import RunTableModel
+from app.ui.settings_dialog import SettingsDialog
 
-RUN_PAGE = 500  # newest runs shown; lazy paging arrives with the viewer issue
 LIVE_COALESCE_MS = 150  # a burst of reports becomes one refresh
 
 
 class MainWindow(QMainWindow):
-    runs_loaded = Signal(int)  # total number of runs, after each refresh lands
+    runs_loaded = Signal(int)  # runs stored in all, after each count lands
+    filterChanged = Signal(object)  # the RunFilter the run list now shows
+    settingsChanged = Signal(object)  # StoredSettings the user saved
 
     def __init__(
         self,
@@ -43,27 +51,35 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.setWindowTitle("Hindsight")
         self.resize(1280, 800)
+        self.setAcceptDrops(True)
         self.queries = BackgroundQueries(self)
-        self._pending_detail_refresh: set[str] = set()
+        self.settings: Settings | None = None  # what the session runs with, for the dialog
+        self._pending_live: set[str] = set()
+        self._detail_requested: str | None = None
 
-        self.run_model = RunTableModel(self)
-        self.run_view = self._build_run_view()
+        self.run_list = RunListPane(self.queries)
+        self.run_model: RunTableModel = self.run_list.model
+        self.run_view = self.run_list.view
+        self.filter_bar = self.run_list.filter_bar
         self.detail = RunDetailPane(self.queries)
         self.empty_state = EmptyState()
         self.empty_state.set_receiver(receiver_url)
 
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(self.run_view)
-        split.addWidget(self.detail)
-        split.setStretchFactor(0, 2)
-        split.setStretchFactor(1, 3)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.setObjectName("runSplitter")
+        self.splitter.addWidget(self.run_list)
+        self.splitter.addWidget(self.detail)
+        self.splitter.setStretchFactor(0, 2)
+        self.splitter.setStretchFactor(1, 3)
         self.pages = QStackedWidget()
         self.pages.addWidget(self.empty_state)
-        self.pages.addWidget(split)
+        self.pages.addWidget(self.splitter)
         self.setCentralWidget(self.pages)
 
-        self._build_actions()
+        self.progress = ProgressPanel()
+        self.history = HistoryActions(self, self.run_list, self.queries, self.progress)
         self._build_status_bar(db_path, receiver_url, receiver_problem)
+        self._build_menus()
         self._install_analysis()
         self.about_action = add_help_menu(self, db_path, receiver_url)  # Help stays last
 
@@ -71,59 +87,83 @@ class MainWindow(QMainWindow):
         self._live_timer.setSingleShot(True)
         self._live_timer.setInterval(LIVE_COALESCE_MS)
         self._live_timer.timeout.connect(self._apply_live_updates)
-        self.refresh_runs()
+
+        self.run_list.currentRunChanged.connect(self._on_current_run_changed)
+        self.run_list.countsChanged.connect(self._on_counts)
+        # Rows can land before the count does: any row means the history is not empty.
+        self.run_model.rowsInserted.connect(self._leave_empty_state)
+        self.run_model.modelReset.connect(self._leave_empty_state)
+        self.run_list.filterChanged.connect(self.filterChanged)
+        self.history.changed.connect(self._on_history_changed)
+        self.history.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.run_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.run_view.customContextMenuRequested.connect(self._show_run_menu)
+
+        self._restore_layout()
+        self.run_list.start()
+        self._load_pickers()
 
     # -- construction ---------------------------------------------------------------
-    def _build_run_view(self) -> QTableView:
-        view = QTableView()
-        view.setModel(self.run_model)
-        view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        view.verticalHeader().hide()
-        view.setShowGrid(False)
-        view.setAlternatingRowColors(True)
-        view.setWordWrap(False)
-        header = view.horizontalHeader()
-        header.setSectionResizeMode(RunTableModel.COL_WORKFLOW, QHeaderView.ResizeMode.Stretch)
-        header.setHighlightSections(False)
-        for column, width in (
-            (RunTableModel.COL_STATUS, 110),
-            (RunTableModel.COL_STARTED, 170),
-            (RunTableModel.COL_DURATION, 100),
-            (RunTableModel.COL_NODES, 70),
-            (RunTableModel.COL_FAILED, 200),
-        ):
-            view.setColumnWidth(column, width)
-        view.selectionModel().currentRowChanged.connect(self._on_current_run_changed)
-        view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        view.customContextMenuRequested.connect(self._show_run_menu)
-        return view
+    def _build_menus(self) -> None:
+        history = self.history
+        # Delete acts on the run list only, so Delete in the search field edits text.
+        history.delete_selected.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.run_view.addAction(history.delete_selected)
 
-    def _build_actions(self) -> None:
-        self.delete_action = QAction("&Delete Selected Runs…", self)
-        self.delete_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
-        self.delete_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        self.delete_action.triggered.connect(self.delete_selected_runs)
-        self.run_view.addAction(self.delete_action)
-
-        self.clear_workflow_action = QAction("&Clear Workflow History…", self)
-        self.clear_workflow_action.triggered.connect(self.choose_workflow_to_clear)
-
+        self.find_action = QAction("&Search Runs", self)
+        self.find_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Find))
+        self.find_action.triggered.connect(self.filter_bar.focus_search)
+        self.copy_action = QAction("&Copy Selected Runs", self)
+        self.copy_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Copy))
+        self.copy_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.copy_action.triggered.connect(self._copy_runs)
+        self.run_view.addAction(self.copy_action)
         refresh = QAction("&Refresh", self)
         refresh.setShortcut(QKeySequence(QKeySequence.StandardKey.Refresh))
         refresh.triggered.connect(self.refresh_runs)
-
+        self.reset_filters_action = QAction("Reset &Filters", self)
+        self.reset_filters_action.triggered.connect(self.filter_bar.reset)
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Quit))
         quit_action.triggered.connect(self.close)
 
         file_menu = self.menuBar().addMenu("&File")
-        file_menu.addAction(refresh)
+        file_menu.addAction(history.import_action)
+        file_menu.addAction(history.export_selected)
+        file_menu.addAction(history.export_filtered)
         file_menu.addSeparator()
+        self.settings_action = QAction("&Settings…", self)
+        preferences = QKeySequence(QKeySequence.StandardKey.Preferences)
+        # Some platforms (X11 desktops) define no Preferences key; Ctrl+, is the common one.
+        self.settings_action.setShortcut(
+            preferences if not preferences.isEmpty() else QKeySequence("Ctrl+,")
+        )
+        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.settings_action.triggered.connect(self.open_settings)
+        file_menu.addAction(self.settings_action)
+        file_menu.addSeparator()
+        self.file_menu = file_menu
         file_menu.addAction(quit_action)
+        edit_menu = self.menuBar().addMenu("&Edit")
+        edit_menu.addAction(self.copy_action)
+        edit_menu.addAction(self.find_action)
+        view_menu = self.menuBar().addMenu("&View")
+        view_menu.addAction(refresh)
+        view_menu.addAction(self.reset_filters_action)
+        self.view_menu = view_menu
         history_menu = self.menuBar().addMenu("&History")
-        history_menu.addAction(self.delete_action)
-        history_menu.addAction(self.clear_workflow_action)
+        history_menu.addAction(history.delete_selected)
+        history_menu.addAction(history.delete_matching)
+        history_menu.addAction(history.clear_workflow)
+        history_menu.addAction(history.clear_all)
+        history_menu.addSeparator()
+        self.retention_action = QAction("&Retention Rules…", self)
+        self.retention_action.triggered.connect(self.open_retention)
+        history_menu.addAction(self.retention_action)
+        self.history_menu = history_menu
+        # Kept for callers that knew the old names.
+        self.delete_action = history.delete_selected
+        self.clear_workflow_action = history.clear_workflow
 
     def _install_analysis(self) -> None:
         """Charts and failure groups docks, compare actions (app/ui/analysis.py)."""
@@ -134,64 +174,87 @@ class MainWindow(QMainWindow):
     def _build_status_bar(
         self, db_path: str, receiver_url: str | None, receiver_problem: str | None
     ) -> None:
-        if receiver_url is not None:
-            receiver_text = f"Receiving on {receiver_url}/api/executions"
-        else:
-            receiver_text = f"Receiver off: {receiver_problem or 'not started'}"
-        self.receiver_label = plain_label(receiver_text)
+        self.receiver_label = plain_label()
+        self.set_receiver(receiver_url, receiver_problem)
         self.database_label = plain_label(f"Database: {db_path}")
+        self.database_label.setToolTip(db_path)
         self.count_label = plain_label("")
         bar = self.statusBar()
         bar.addWidget(self.receiver_label)
         bar.addWidget(self.database_label, 1)
+        bar.addPermanentWidget(self.progress)
         bar.addPermanentWidget(self.count_label)
+
+    def set_receiver(self, receiver_url: str | None, problem: str | None = None) -> None:
+        if receiver_url is not None:
+            self.receiver_label.setText(f"Receiving on {receiver_url}/api/executions")
+        else:
+            self.receiver_label.setText(f"Receiver off: {problem or 'not started'}")
+        self.empty_state.set_receiver(receiver_url)
+
+    # -- the surface other panes use --------------------------------------------------
+    def current_filter(self) -> RunFilter:
+        return self.run_list.current_filter()
+
+    def selected_run_ids(self) -> list[str]:
+        return [run.id for run in self.run_list.selected_runs()]
+
+    @Slot(object)
+    def apply_filter(self, where: RunFilter) -> None:
+        self.run_list.apply_filter(where)
+
+    @Slot(str)
+    def show_run(self, run_id: str) -> None:
+        """Select the run in the list if it is loaded; show its detail either way."""
+        if not self.run_list.select_run(run_id):
+            self.run_view.selectionModel().clearSelection()
+            self._load_detail(run_id)
+
+    def select_run(self, run_id: str) -> bool:
+        return self.run_list.select_run(run_id)
+
+    def selected_runs(self) -> list[RunSummary]:
+        return self.run_list.selected_runs()
 
     # -- loading --------------------------------------------------------------------
     def refresh_runs(self) -> None:
-        limit = max(RUN_PAGE, self.run_model.rowCount())
+        self.run_model.reload()
+        self.run_list.refresh_counts()
+        self._load_pickers()
+
+    def _load_pickers(self) -> None:
         self.queries.submit(
-            lambda: (queries.list_runs(limit=limit), queries.count_runs()),
-            self._on_runs_loaded,
+            lambda: (queries.list_workflows(), queries.list_projects()),
+            self._on_pickers,
             self._show_query_error,
         )
 
-    def _on_runs_loaded(self, result: tuple[list[RunSummary], int]) -> None:
-        runs, total = result
-        self.run_model.set_runs(runs)
+    def _on_pickers(self, result: tuple[list[WorkflowSummary], list[str]]) -> None:
+        workflows, projects = result
+        self.filter_bar.set_workflows(workflows)
+        self.filter_bar.set_projects(projects)
+
+    def _leave_empty_state(self, *_args: object) -> None:
+        if self.run_model.rowCount() and self.pages.currentIndex() == 0:
+            self.pages.setCurrentIndex(1)
+
+    def _on_counts(self, matching: int, total: int) -> None:
         self.pages.setCurrentIndex(0 if total == 0 else 1)
-        shown = len(runs)
-        self.count_label.setText(
-            f"{total:,} runs" if shown >= total else f"{shown:,} newest of {total:,} runs"
-        )
-        if total and not self.run_view.selectionModel().hasSelection():
-            self._select_row(0)
-        elif not total:
+        self.count_label.setText(f"{total:,} runs stored")
+        if total == 0:
             self.detail.clear()
         self.runs_loaded.emit(total)
 
-    def _select_row(self, row: int) -> None:
-        self.run_view.selectionModel().setCurrentIndex(
-            self.run_model.index(row, 0),
-            QItemSelectionModel.SelectionFlag.ClearAndSelect
-            | QItemSelectionModel.SelectionFlag.Rows,
-        )
-
-    def select_run(self, run_id: str) -> bool:
-        row = self.run_model.row_of(run_id)
-        if row is None:
-            return False
-        self._select_row(row)
-        return True
-
-    def _on_current_run_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
-        if not current.isValid():
-            self.detail.clear()
+    def _on_current_run_changed(self, run_id: str | None) -> None:
+        if run_id is None:
+            if self._detail_requested is None:
+                self.detail.clear()
             return
-        run: RunSummary = current.data(RUN_ROLE)
-        if run.id != self.detail.run_id_shown:
-            self._load_detail(run.id)
+        if run_id != self.detail.run_id_shown:
+            self._load_detail(run_id)
 
     def _load_detail(self, run_id: str) -> None:
+        self._detail_requested = run_id
         self.queries.submit(
             lambda: queries.get_run(run_id),
             lambda detail: self._on_detail_loaded(run_id, detail),
@@ -199,9 +262,9 @@ class MainWindow(QMainWindow):
         )
 
     def _on_detail_loaded(self, run_id: str, detail: RunDetail | None) -> None:
-        current = self.run_view.currentIndex()
-        if not current.isValid() or current.data(RUN_ROLE).id != run_id:
+        if run_id != self._detail_requested:
             return  # the user moved on while it loaded
+        self._detail_requested = None
         if detail is None:
             self.detail.clear()
         else:
@@ -212,126 +275,133 @@ class MainWindow(QMainWindow):
 
     # -- live updates (called from the writer thread through a queued signal) --------
     def on_runs_committed(self, run_ids: list[str]) -> None:
-        self._pending_detail_refresh.update(run_ids)
+        self._pending_live.update(run_ids)
         if not self._live_timer.isActive():
             self._live_timer.start()
 
     def _apply_live_updates(self) -> None:
-        changed, self._pending_detail_refresh = self._pending_detail_refresh, set()
-        self.refresh_runs()
+        changed, self._pending_live = self._pending_live, set()
+        self.run_list.merge_changed(sorted(changed))
+        if self.pages.currentIndex() == 0:
+            self.run_list.refresh_counts()  # the first run leaves the empty state at once
         shown = self.detail.run_id_shown
         if shown is not None and shown in changed:
             self._load_detail(shown)
 
-    # -- deleting -------------------------------------------------------------------
-    def selected_runs(self) -> list[RunSummary]:
-        rows = self.run_view.selectionModel().selectedRows()
-        return [self.run_model.run_at(index.row()) for index in rows]
-
-    def delete_selected_runs(self) -> None:
-        runs = self.selected_runs()
-        if not runs:
-            QMessageBox.information(self, "Delete runs", "Select the runs to delete first.")
+    # -- history changes made here ----------------------------------------------------
+    def _on_history_changed(self, deleted: list[str] | None) -> None:
+        shown = self.detail.run_id_shown
+        if deleted is None:
+            self.refresh_runs()
+            if shown is not None:
+                self._load_detail(shown)  # gone: the pane clears; still there: refreshed
             return
-        what = (
-            f"run “{runs[0].workflow_label}” of {runs[0].id}"
-            if len(runs) == 1
-            else f"{len(runs)} runs"
-        )
-        answer = QMessageBox.question(
-            self,
-            "Delete runs",
-            f"Delete {what}? Their nodes, inputs, outputs and errors are removed from the "
-            "history. This cannot be undone.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel,
-        )
-        if answer != QMessageBox.StandardButton.Yes:
-            return
-        ids = [run.id for run in runs]
-        self.queries.submit(
-            lambda: writes.delete_runs(ids), self._after_delete, self._show_write_error
-        )
+        if shown in deleted:
+            self.detail.clear()
+        self.run_list.forget_runs(deleted)
+        self._load_pickers()
 
-    def choose_workflow_to_clear(self) -> None:
-        self.queries.submit(
-            queries.list_workflows, self._ask_workflow_to_clear, self._show_query_error
-        )
-
-    def _ask_workflow_to_clear(self, workflows: list[WorkflowSummary]) -> None:
-        if not workflows:
-            QMessageBox.information(self, "Clear workflow history", "The history is empty.")
-            return
-        labels = [f"{w.label} ({w.workflow_id}) — {w.run_count:,} runs" for w in workflows]
-        current = self.run_view.currentIndex()
-        preselect = 0
-        if current.isValid():
-            current_id = current.data(RUN_ROLE).workflow_id
-            preselect = next((i for i, w in enumerate(workflows) if w.workflow_id == current_id), 0)
-        label, ok = QInputDialog.getItem(
-            self,
-            "Clear workflow history",
-            "Delete every run of this workflow:",
-            labels,
-            preselect,
-            False,
-        )
-        if ok:
-            self.confirm_clear_workflow(workflows[labels.index(label)])
-
-    def confirm_clear_workflow(self, workflow: WorkflowSummary) -> None:
-        answer = QMessageBox.question(
-            self,
-            "Clear workflow history",
-            f"Delete all {workflow.run_count:,} runs of “{workflow.label}”? This cannot be undone.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel,
-        )
-        if answer == QMessageBox.StandardButton.Yes:
-            self.queries.submit(
-                lambda: writes.clear_workflow(workflow.workflow_id),
-                self._after_delete,
-                self._show_write_error,
-            )
-
-    def _after_delete(self, deleted: int) -> None:
-        self.statusBar().showMessage(f"Deleted {deleted:,} runs.", 5000)
-        self.detail.clear()
-        self.run_view.selectionModel().clearSelection()
-        self.refresh_runs()
-
-    def _show_write_error(self, message: str) -> None:
-        QMessageBox.warning(
-            self,
-            "Nothing was deleted",
-            f"The history could not be changed: {message}\n\nTry again in a moment; if it "
-            "keeps failing, check that the database file is writable.",
-        )
+    def _copy_runs(self) -> None:
+        copied = self.run_list.copy_selection()
+        if copied:
+            self.statusBar().showMessage(f"Copied {copied:,} runs as tab-separated text.", 4000)
 
     def _show_run_menu(self, position: QPoint) -> None:
         menu = QMenu(self)
-        menu.addAction(self.delete_action)
-        current = self.run_view.currentIndex()
-        if current.isValid():
-            run: RunSummary = current.data(RUN_ROLE)
+        menu.addAction(self.copy_action)
+        menu.addAction(self.history.export_selected)
+        menu.addSeparator()
+        menu.addAction(self.history.delete_selected)
+        run = self.run_list.current_run()
+        if run is not None:
             clear = menu.addAction(f"Clear History of “{run.workflow_label}”…")
-            clear.triggered.connect(lambda: self._clear_workflow_of(run))
+            clear.triggered.connect(lambda: self.history.clear_workflow_of(run))
+            only = menu.addAction(f"Show Only “{run.workflow_label}”")
+            only.triggered.connect(
+                lambda: self.apply_filter(_with_workflow(self.current_filter(), run.workflow_id))
+            )
         menu.exec(self.run_view.viewport().mapToGlobal(position))
 
-    def _clear_workflow_of(self, run: RunSummary) -> None:
-        self.queries.submit(
-            queries.list_workflows,
-            lambda workflows: self._confirm_clear_of(run.workflow_id, workflows),
-            self._show_query_error,
-        )
+    # -- settings -------------------------------------------------------------------
+    def open_settings(self) -> SettingsDialog:
+        current = self.settings or resolve_settings()
+        dialog = SettingsDialog(current, app_settings.load(), self)
+        dialog.retentionRequested.connect(lambda: self._retention_from(dialog))
+        dialog.finished.connect(lambda result: self._settings_done(dialog, result))
+        dialog.open()
+        return dialog
 
-    def _confirm_clear_of(self, workflow_id: str, workflows: list[WorkflowSummary]) -> None:
-        match = next((w for w in workflows if w.workflow_id == workflow_id), None)
-        if match is not None:  # None: its runs were deleted meanwhile
-            self.confirm_clear_workflow(match)
+    def _settings_done(self, dialog: SettingsDialog, result: int) -> None:
+        if result == QDialog.DialogCode.Accepted:
+            chosen = dialog.chosen()
+            app_settings.save(chosen)
+            self.settingsChanged.emit(chosen)
+        dialog.deleteLater()
+
+    def _retention_from(self, settings_dialog: SettingsDialog) -> None:
+        retention = self.open_retention()
+        retention.finished.connect(lambda _result: settings_dialog.set_stored(app_settings.load()))
+
+    def open_retention(self) -> RetentionDialog:
+        dialog = RetentionDialog(self.queries, app_settings.load().retention, self)
+        dialog.purgeRequested.connect(lambda plan: self._purge_from(dialog, plan))
+        dialog.accepted.connect(lambda: app_settings.save_retention(dialog.chosen()))
+        dialog.finished.connect(lambda _result: dialog.deleteLater())
+        dialog.open()
+        return dialog
+
+    def _purge_from(self, dialog: RetentionDialog, plan: PurgePlan) -> None:
+        app_settings.save_retention(dialog.chosen())
+        dialog.done(QDialog.DialogCode.Accepted)
+        self.history.confirm_purge(plan)
+
+    # -- drag and drop import --------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if _dropped_files(event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = _dropped_files(event.mimeData().urls())
+        if paths:
+            event.acceptProposedAction()
+            self.history.import_files(paths)
+
+    # -- remembering the layout ------------------------------------------------------
+    def _restore_layout(self) -> None:
+        settings = qsettings()
+        geometry = settings.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        splitter = settings.value("window/splitter")
+        if isinstance(splitter, QByteArray):
+            self.splitter.restoreState(splitter)
+        header = settings.value("runList/header")
+        if isinstance(header, QByteArray):
+            self.run_view.horizontalHeader().restoreState(header)
+            # The sort the store runs is always newest first at start-up.
+            self.run_view.horizontalHeader().setSortIndicator(
+                RunTableModel.COL_STARTED, Qt.SortOrder.DescendingOrder
+            )
+
+    def save_layout(self) -> None:
+        settings = qsettings()
+        settings.setValue("window/geometry", self.saveGeometry())
+        settings.setValue("window/splitter", self.splitter.saveState())
+        settings.setValue("runList/header", self.run_view.horizontalHeader().saveState())
 
     # -- shutdown -------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_layout()
         self._live_timer.stop()
+        self.history.jobs.wait_for_done()
+        self.run_list.wait_for_done()
         self.queries.wait_for_done()
         super().closeEvent(event)
+
+
+def _with_workflow(where: RunFilter, workflow_id: str) -> RunFilter:
+    return replace(where, workflow_id=workflow_id)
+
+
+def _dropped_files(urls: list[QUrl]) -> list[Path]:
+    return [Path(url.toLocalFile()) for url in urls if url.isLocalFile()]

@@ -13,7 +13,8 @@ from typing import Any
 import shiboken6
 
 Job = Callable[[], Any]
-Runner = Callable[[Job, Callable[[Any], None], Callable[[str], None]], None]
+# The runner may return a handle (BackgroundQueries returns a cancellable Ticket); panes ignore it.
+Runner = Callable[[Job, Callable[[Any], None], Callable[[str], None]], object]
 
 
 def run_now(job: Job, on_done: Callable[[Any], None], on_error: Callable[[str], None]) -> None:

@@ -17,7 +17,8 @@ from app.store import queries
 from app.store.models import db
 from tests.conftest import make_report, post_json
 
-pytestmark = pytest.mark.reliability
+# Locks, a full disk and read-only files are SQLite file troubles.
+pytestmark = [pytest.mark.reliability, pytest.mark.sqlite_only]
 
 HOLD_LOCK = """
 import sqlite3, sys

@@ -134,7 +134,8 @@ def test_cancelled_delete_keeps_everything(
     qtbot.waitUntil(lambda: window.run_model.rowCount() == 1)
     monkeypatch.setattr(QMessageBox, "question", lambda *args: QMessageBox.StandardButton.Cancel)
     window.run_view.selectAll()
-    window.delete_selected_runs()
+    window.history.ask_delete_selected()
+    assert not window.history.jobs.busy
     assert window.queries.wait_for_done()
     assert queries.count_runs() == 1
 
@@ -154,7 +155,7 @@ def test_clear_workflow_history(
         lambda parent, title, text, *a: asked.append(text) or QMessageBox.StandardButton.Yes,
     )
     workflows = queries.list_workflows()
-    window.confirm_clear_workflow(next(w for w in workflows if w.workflow_id == "a"))
+    window.history.confirm_clear_workflow(next(w for w in workflows if w.workflow_id == "a"))
     assert asked == ["Delete all 2 runs of “Invoice triage”? This cannot be undone."]
     qtbot.waitUntil(lambda: _row_ids(window) == ["b1"])
 
