@@ -13,6 +13,7 @@ from peewee import JOIN, SqliteDatabase, fn
 
 from app.store.models import LogEntry, LogPayload, NodeExecution, NodePayload, Run, RunPayload, db
 from app.store.rows import tuple_rows
+from app.store.search import SEARCH_TABLE
 from app.store.status import Status
 from app.store.writes import delete_runs
 
@@ -149,6 +150,9 @@ def reclaim_space() -> None:
     if not isinstance(db.obj, SqliteDatabase):
         db.execute_sql("VACUUM")
         return
+    # A contentless FTS5 index only marks deleted entries; merging its segments drops them,
+    # so the pages they held become free too.
+    db.execute_sql(f'INSERT INTO "{SEARCH_TABLE}" ("{SEARCH_TABLE}") VALUES (\'optimize\')')
     mode = db.execute_sql("PRAGMA auto_vacuum").fetchone()[0]
     if mode == 2:  # incremental
         # The pragma frees one page per step; executescript steps it to the end (the

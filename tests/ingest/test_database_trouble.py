@@ -4,6 +4,7 @@ database. Never a 2xx for data not written; nothing partial stored; recovery aft
 from __future__ import annotations
 
 import contextlib
+import random
 import subprocess
 import sys
 import tempfile
@@ -75,7 +76,8 @@ def _step() -> dict[str, Any]:
 
 
 def _big_batch(count: int, prefix: str = "big-") -> list[dict[str, Any]]:
-    blob = "x" * 20_000
+    # Random text: compression must not let the batch fit in the few pages left.
+    blob = random.Random(count).randbytes(10_000).hex()
     return [
         make_report(f"{prefix}{i}", status="success", output={"blob": blob}) for i in range(count)
     ]
