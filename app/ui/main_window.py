@@ -33,7 +33,8 @@ from app.ui.run_list_pane import RunListPane
 from app.ui.run_table import RunTableModel
 from app.ui.settings_dialog import SettingsDialog
 
-LIVE_COALESCE_MS = 150  # a burst of reports becomes one refresh
+LIVE_COALESCE_MS = 150
+FIRST_SPLIT_UNIT = 1000  # run list : detail = 2 : 3 on first start (scaled to the window)  # a burst of reports becomes one refresh
 
 
 class MainWindow(QMainWindow):
@@ -372,9 +373,14 @@ class MainWindow(QMainWindow):
         geometry = settings.value("window/geometry")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
+        else:  # first start: most of the screen, so the list and the detail both have room
+            screen = self.screen().availableGeometry()
+            self.resize(int(screen.width() * 0.85), int(screen.height() * 0.85))
         splitter = settings.value("window/splitter")
         if isinstance(splitter, QByteArray):
             self.splitter.restoreState(splitter)
+        else:  # the detail pane's size hint would otherwise leave the list three rows
+            self.splitter.setSizes([2 * FIRST_SPLIT_UNIT, 3 * FIRST_SPLIT_UNIT])
         header = settings.value("runList/header")
         if isinstance(header, QByteArray):
             self.run_view.horizontalHeader().restoreState(header)

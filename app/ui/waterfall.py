@@ -130,7 +130,8 @@ class Waterfall(QWidget):
         item.setMenuEnabled(False)
         item.hideButtons()
         item.showGrid(x=True, y=False, alpha=0.1)
-        item.setLabel("bottom", "seconds since the run started")
+        # With units, pyqtgraph picks the SI prefix (ms, s, ks) instead of a bare "(x0.001)".
+        item.setLabel("bottom", "time since the run started", units="s")
         text_pen = pg.mkPen(palette.color(QPalette.ColorRole.Text))
         for side in ("left", "bottom"):
             axis = item.getAxis(side)
