@@ -36,6 +36,9 @@ MAX_COUNT = 10**12
 Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
 Millis = Annotated[int, Field(ge=0, le=MAX_MILLIS)]
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+# Attempts and log sequence numbers are counted on from the highest stored (+1): bounded by
+# the integers every JSON reporter can send exactly, counting on can never overflow.
+MAX_ORDINAL = 2**53 - 1
 
 
 def _in_utc_range(moment: datetime) -> datetime:
@@ -113,7 +116,7 @@ class NodeExecutionReport(_HasStatus):
     started_at: Moment | None = None
     completed_at: Moment | None = None
     duration_ms: Millis | None = None
-    attempt: Annotated[int, Field(ge=1, le=INT64_MAX)] | None = None
+    attempt: Annotated[int, Field(ge=1, le=MAX_ORDINAL)] | None = None
     group: Int64 | None = None
     input: Any = None
     output: Any = None
@@ -125,7 +128,7 @@ class NodeExecutionReport(_HasStatus):
 class LogReport(_ReportModel):
     level: str = "info"
     message: str
-    sequence: Int64 | None = None
+    sequence: Annotated[int, Field(ge=-MAX_ORDINAL, le=MAX_ORDINAL)] | None = None
     timestamp: Moment | None = None
     node_id: str | None = None
     data: Any = None

@@ -373,6 +373,24 @@ def test_out_of_range_numbers_and_dates_are_400_naming_the_field(
     assert [detail["path"] for detail in payload["details"]] == [path]
 
 
+def test_the_highest_sequence_and_attempt_leave_room_to_count_on(receiver: Any) -> None:
+    # Found by fuzzing: a log line numbered 2**63 - 1 was stored, and the next line without a
+    # number (highest + 1) failed with 500 at the database; the same for a node's attempt.
+    assert send(receiver, "POST", "/api/executions", _encode(make_report("r")))[0] == 201
+    too_high = [{"message": "numbered", "sequence": 2**63 - 1}]
+    status, payload = send(receiver, "POST", "/api/executions/r/logs", _encode(too_high))
+    assert status == 400 and payload["details"][0]["path"] == "[0].sequence"
+    highest = [{"message": "numbered", "sequence": 2**53 - 1}, {"message": "next"}]
+    assert send(receiver, "POST", "/api/executions/r/logs", _encode(highest))[0] == 200
+    nodes = [
+        {"nodeId": "n", "status": "success", "attempt": 2**53},
+        {"nodeId": "n", "status": "success"},
+    ]
+    report = make_report("attempts", nodeExecutions=nodes)
+    status, payload = send(receiver, "POST", "/api/executions", _encode(report))
+    assert status == 400 and payload["details"][0]["path"] == "nodeExecutions[0].attempt"
+
+
 def test_a_step_ending_after_year_9999_is_400(receiver: Any) -> None:
     # Found by fuzzing: stored, then GET /api/executions and /api/workflows answered 500.
     body = step("s", "9999-12-31T23:00:00Z", durationMs=10**12)
