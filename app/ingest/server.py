@@ -414,6 +414,11 @@ class Receiver:
         return f"http://{host}:{self.port}"
 
     @property
+    def admission(self) -> Admission:
+        """The gate on writes in progress (its counts show how loaded the receiver is)."""
+        return self._admission
+
+    @property
     def token_required(self) -> bool:
         return self._require_token
 
