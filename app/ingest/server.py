@@ -152,9 +152,14 @@ class _Handler(BaseHTTPRequestHandler):
             log.exception("unexpected error handling %s %s", self.command, self.path)
             self._reply(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "internal error"})
         finally:
-            if self._admitted is not None:
-                self.server.admission.leave(self._admitted)
-                self._admitted = None
+            self._release()
+
+    def _release(self) -> None:
+        """Give the request's place in the admission gate back (once the work is done, before
+        the answer goes out: a client slow to read it must not hold a place)."""
+        if self._admitted is not None:
+            self.server.admission.leave(self._admitted)
+            self._admitted = None
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _dispatch
 
@@ -321,6 +326,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- plumbing ---------------------------------------------------------------------
     def _reply(self, status: HTTPStatus, body: Any, headers: dict[str, str] | None = None) -> None:
+        self._release()
         payload = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")

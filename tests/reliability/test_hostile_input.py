@@ -18,6 +18,7 @@ import logging
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -52,6 +53,7 @@ _BODY_SCHEMAS = {
     "/api/executions/{id}/logs": "LogEntryBody",
     "/api/steps": "StepExecutionBody",
 }
+ANSWERS: Counter[int] = Counter()  # status -> count, printed per test (-s)
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "TRACE", "BREW")
 
 
@@ -60,7 +62,12 @@ def receiver(ingest: Any, caplog: pytest.LogCaptureFixture) -> Iterator[Any]:
     """The in-process receiver; afterwards: nothing logged at ERROR, connection threads gone."""
     caplog.set_level(logging.ERROR, logger="app")
     threads_before = threading.active_count()
+    ANSWERS.clear()
     yield ingest
+    print(
+        f"\nhostile input: {sum(ANSWERS.values())} requests, "
+        f"answers {dict(sorted(ANSWERS.items()))}"
+    )
     read_everything_back(ingest)
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert not errors, errors
@@ -93,6 +100,7 @@ def send(
         raw = response.read()
     finally:
         connection.close()
+    ANSWERS[response.status] += 1
     assert response.status in ALLOWED, (method, path[:200], response.status, raw[:500], body[:300])
     payload = json.loads(raw) if raw else None
     if response.status >= 400 and method != "HEAD":
