@@ -443,8 +443,15 @@ class Reporter:
             for path in stale:
                 with contextlib.suppress(OSError):
                     path.unlink(missing_ok=True)
-        elif answer.final:
+        elif answer.status in _CONTENT_REJECTED:
             self._warn(f"rejected the report of run {item.run_id!r}", answer)
+        elif answer.final:
+            # A wrong token, URL or Host: the report is fine, the configuration is not. Keep
+            # it in the spool; a reporter with the right settings delivers it later.
+            self._warn(f"refused the report of run {item.run_id!r}; spooled", answer)
+            with self._cond:
+                self._offline = True  # no replay into the same refusal; next good send does
+            self._spool(item, body)
         else:
             if not self._offline:
                 why = answer.message or f"HTTP {answer.status}"

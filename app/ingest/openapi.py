@@ -210,7 +210,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         411: "Content-Length is missing",
         413: "the body is larger than the limit (20 MiB by default)",
         415: "the body is not application/json",
-        503: "not stored: the write queue is full, the database is locked past its timeout "
+        503: "not stored: the receiver is busy, the database is locked past its timeout "
         "or read-only; retry after Retry-After seconds",
         507: "not stored: the disk holding the database is full",
     }

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -26,8 +27,34 @@ from app.store.status import Status, normalise_status
 from app.store.streaming import StreamedLog
 
 Identifier = Annotated[str, Field(min_length=1, max_length=200)]
-Millis = Annotated[int, Field(ge=0)]
-Count = Annotated[int, Field(ge=0)]
+# Bounds keep every number storable in SQLite's 64-bit INTEGER and every sum the statistics
+# take of it (tokens per run and per workflow) far from overflow; anything beyond them is a
+# broken reporter, answered 400 naming the field rather than 500 at the database.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+MAX_MILLIS = 100 * 366 * 24 * 3_600_000  # a century, in milliseconds
+MAX_COUNT = 10**12
+Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
+Millis = Annotated[int, Field(ge=0, le=MAX_MILLIS)]
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+# Attempts and log sequence numbers are counted on from the highest stored (+1): bounded by
+# the integers every JSON reporter can send exactly, counting on can never overflow.
+MAX_ORDINAL = 2**53 - 1
+
+
+def _in_utc_range(moment: datetime) -> datetime:
+    """Refuse a time with an offset that moves it out of years 1-9999 once in UTC (stored as
+    UTC milliseconds, it could never be shown again)."""
+    if moment.tzinfo is not None:
+        try:
+            moment.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("time is out of range: it must fall in years 1 to 9999 UTC") from None
+    return moment
+
+
+Moment = Annotated[datetime, AfterValidator(_in_utc_range)]
+# The last millisecond a stored time can be shown as (end of year 9999, UTC).
+LATEST_MILLIS = int(datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC).timestamp() * 1000)
 # Versions and tag values are often sent as numbers or booleans; keep them as text.
 Text = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int | float) else v)]
 
@@ -78,7 +105,7 @@ class LlmCall(_ReportModel):
     prompt_tokens: Count | None = None
     completion_tokens: Count | None = None
     total_tokens: Count | None = None
-    cost_usd: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    cost_usd: Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)] | None = None
     finish_reason: str | None = None
 
 
@@ -86,11 +113,11 @@ class NodeExecutionReport(_HasStatus):
     node_id: Identifier
     node_name: str = ""
     node_type: str = ""
-    started_at: datetime | None = None
-    completed_at: datetime | None = None
+    started_at: Moment | None = None
+    completed_at: Moment | None = None
     duration_ms: Millis | None = None
-    attempt: Annotated[int, Field(ge=1)] | None = None
-    group: int | None = None
+    attempt: Annotated[int, Field(ge=1, le=MAX_ORDINAL)] | None = None
+    group: Int64 | None = None
     input: Any = None
     output: Any = None
     error: ErrorInfo | None = None
@@ -101,8 +128,8 @@ class NodeExecutionReport(_HasStatus):
 class LogReport(_ReportModel):
     level: str = "info"
     message: str
-    sequence: int | None = None
-    timestamp: datetime | None = None
+    sequence: Annotated[int, Field(ge=-MAX_ORDINAL, le=MAX_ORDINAL)] | None = None
+    timestamp: Moment | None = None
     node_id: str | None = None
     data: Any = None
 
@@ -126,14 +153,14 @@ class ExecutionReport(_HasStatus):
     workflow_version: Text | None = None
     project_id: Annotated[str, Field(max_length=200)] | None = None
     user_id: Annotated[str, Field(max_length=200)] | None = None
-    started_at: datetime
-    completed_at: datetime | None = None
+    started_at: Moment
+    completed_at: Moment | None = None
     duration_ms: Millis | None = None
     trigger: Trigger | None = None
     params: dict[str, Any] | None = None
     output: Any = None
     error: ErrorInfo | None = None
-    exit_code: int | None = None
+    exit_code: Int64 | None = None
     tags: dict[Annotated[str, Field(max_length=200)], Text] | None = None
     metadata: Any = None
     node_executions: list[NodeExecutionReport] = Field(default_factory=list)

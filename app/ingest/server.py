@@ -23,6 +23,7 @@ from peewee import OperationalError
 
 from app import __version__
 from app.ingest import read_api
+from app.ingest.admission import MAX_BYTES_IN_FLIGHT, Admission
 from app.ingest.auth import allowed_hosts, is_loopback
 from app.ingest.openapi import openapi_document
 from app.ingest.report import ReportError, decode_logs, decode_nodes, decode_reports, is_batch
@@ -89,6 +90,7 @@ class _Server(ThreadingHTTPServer):
     # The stdlib's backlog of 5 makes the 6th simultaneous connect wait for a SYN retry (1 s).
     request_queue_size = socket.SOMAXCONN
     writer: ReportWriter
+    admission: Admission
     max_body: int
     allowed_hosts: frozenset[str]
     token: str | None
@@ -106,6 +108,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     _query = ""
     _batch = False  # the request body was a JSON array
+    _admitted: int | None = None  # body bytes this request holds in the admission gate
     protocol_version = "HTTP/1.1"
     timeout = READ_TIMEOUT_SECONDS  # idle or slow connections cannot hold a thread forever
     # Errors the stdlib answers itself (malformed request line, oversized headers) in JSON
@@ -148,6 +151,15 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:
             log.exception("unexpected error handling %s %s", self.command, self.path)
             self._reply(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "internal error"})
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        """Give the request's place in the admission gate back (once the work is done, before
+        the answer goes out: a client slow to read it must not hold a place)."""
+        if self._admitted is not None:
+            self.server.admission.leave(self._admitted)
+            self._admitted = None
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _dispatch
 
@@ -210,7 +222,20 @@ class _Handler(BaseHTTPRequestHandler):
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                 f"body of {length} bytes exceeds the limit of {self.server.max_body} bytes",
             )
+        if not self.server.admission.try_enter(length):
+            self._discard(length)  # read, not parsed: the connection stays usable
+            raise _unavailable("not stored: the receiver is busy with other reports; retry")
+        self._admitted = length
         return self.rfile.read(length)
+
+    def _discard(self, length: int) -> None:
+        """Read and drop a body in small pieces (memory stays flat however large it is)."""
+        while length > 0:
+            chunk = self.rfile.read(min(length, 65536))
+            if not chunk:
+                self.close_connection = True
+                return
+            length -= len(chunk)
 
     # -- endpoints --------------------------------------------------------------------
     def _health(self, params: dict[str, str]) -> tuple[HTTPStatus, dict[str, Any]]:
@@ -301,6 +326,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- plumbing ---------------------------------------------------------------------
     def _reply(self, status: HTTPStatus, body: Any, headers: dict[str, str] | None = None) -> None:
+        self._release()
         payload = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -367,8 +393,11 @@ class Receiver:
         max_body: int = DEFAULT_MAX_BODY,
         token: str | None = None,
         require_token: bool | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self._writer = writer
+        # One body of the largest allowed size is always admissible on an idle receiver.
+        self._admission = admission or Admission(max_bytes=max(max_body, MAX_BYTES_IN_FLIGHT))
         self._host = host
         self._requested_port = port
         self._max_body = max_body
@@ -391,6 +420,11 @@ class Receiver:
         return f"http://{host}:{self.port}"
 
     @property
+    def admission(self) -> Admission:
+        """The gate on writes in progress (its counts show how loaded the receiver is)."""
+        return self._admission
+
+    @property
     def token_required(self) -> bool:
         return self._require_token
 
@@ -399,6 +433,7 @@ class Receiver:
         server_class = _Server6 if ":" in self._host else _Server
         server = server_class((self._host, self._requested_port), _Handler)
         server.writer = self._writer
+        server.admission = self._admission
         server.max_body = self._max_body
         server.token = self._token
         server.token_required = self._require_token

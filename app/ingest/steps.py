@@ -8,16 +8,17 @@ node's output and the LLM response.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from pydantic import Field, TypeAdapter, ValidationError, field_validator
+from pydantic import Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from app.ingest.report import (
+    LATEST_MILLIS,
     Count,
     Identifier,
     Millis,
+    Moment,
     ReportError,
     _dumps,
     _json_or_none,
@@ -40,7 +41,7 @@ class StepExecution(_ReportModel):
     workflow_id: Identifier
     run_id: Identifier
     step_id: Identifier
-    timestamp: datetime
+    timestamp: Moment
     duration_ms: Millis | None = None
     model: str | None = None
     prompt: Any = None  # seed 000: a JSON-serialised message array, as text
@@ -56,6 +57,15 @@ class StepExecution(_ReportModel):
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _ends_in_range(self) -> StepExecution:
+        """The step's end (timestamp + durationMs) is stored too and must stay showable."""
+        started = _millis(self.timestamp)
+        ends = None if started is None or self.duration_ms is None else started + self.duration_ms
+        if ends is not None and ends > LATEST_MILLIS:
+            raise ValueError("timestamp plus durationMs ends after the year 9999")
+        return self
 
 
 StepBatch = Annotated[list[StepExecution], Field(min_length=1, max_length=MAX_STEPS)]

@@ -11,7 +11,7 @@ from typing import IO, Any
 
 from app.store import queries
 from app.store.filters import RunFilter
-from app.store.records import NodeSummary, RunDetail
+from app.store.records import NodePayload, NodeSummary, RunDetail
 
 
 def iso(ms: int | None) -> str | None:
@@ -31,8 +31,7 @@ def _put(target: dict[str, Any], key: str, value: Any) -> None:
         target[key] = value
 
 
-def _node(node: NodeSummary) -> dict[str, Any]:
-    payload = queries.get_node_payload(node.pk)
+def _node(node: NodeSummary, payload: NodePayload | None) -> dict[str, Any]:
     out: dict[str, Any] = {"nodeId": node.node_id, "status": node.status.value}
     _put(out, "nodeName", node.node_name or None)
     _put(out, "nodeType", node.node_type or None)
@@ -98,7 +97,8 @@ def run_to_report(detail: RunDetail) -> dict[str, Any]:
     _put(out, "tags", dict(detail.tags))
     if detail.metadata_json is not None:
         out["metadata"] = json.loads(detail.metadata_json)
-    out["nodeExecutions"] = [_node(node) for node in detail.nodes]
+    payloads = queries.get_run_payloads(run.id)
+    out["nodeExecutions"] = [_node(node, payloads.get(node.pk)) for node in detail.nodes]
     logs = []
     for entry in queries.list_logs(run.id):
         log: dict[str, Any] = {

@@ -33,8 +33,8 @@ from app.ui.run_list_pane import RunListPane
 from app.ui.run_table import RunTableModel
 from app.ui.settings_dialog import SettingsDialog
 
-LIVE_COALESCE_MS = 150
-FIRST_SPLIT_UNIT = 1000  # run list : detail = 2 : 3 on first start (scaled to the window)  # a burst of reports becomes one refresh
+LIVE_COALESCE_MS = 150  # a burst of reports becomes one refresh
+FIRST_SPLIT_UNIT = 1000  # run list : detail = 2 : 3 on first start (scaled to the window)
 
 
 class MainWindow(QMainWindow):

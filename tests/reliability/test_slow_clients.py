@@ -56,4 +56,8 @@ def test_idle_and_trickling_connections_do_not_delay_ordinary_posts(tmp_path: Pa
             trickler.join(timeout=5)
             for sock in idle + trickling:
                 sock.close()
+    print(
+        f"\nslow clients: {IDLE} idle + {TRICKLING} byte-at-a-time connections; "
+        f"{len(latencies)} ordinary posts, slowest {max(latencies) * 1000:.0f} ms"
+    )
     assert max(latencies) < 1.0, f"slowest ordinary post took {max(latencies):.3f} s"

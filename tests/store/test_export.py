@@ -92,3 +92,27 @@ def test_csv_per_run_and_per_node(database: Path) -> None:
     assert export_csv(RunFilter(workflow_id="wf-1"), nodes_csv, per="node") == 4
     node_rows = list(csv.DictReader(io.StringIO(nodes_csv.getvalue())))
     assert node_rows[3]["errorMessage"] == "ValueError: bad total"
+
+
+def test_a_run_with_many_nodes_reads_its_payloads_in_one_query(database: Path) -> None:
+    # Found by the hostile-input fuzzing: one payload query per node made GET of a
+    # 50,000-node run take half a minute.
+    from app.store.models import db
+
+    nodes = [
+        {"nodeId": f"n{i}", "status": "success", "input": i, "output": {"double": 2 * i}}
+        for i in range(300)
+    ]
+    writes.replace_runs(decode_reports(json.dumps(make_report("many", nodeExecutions=nodes))))
+    detail = queries.get_run("many")
+    assert detail is not None
+    statements: list[str] = []
+    db.connection().set_trace_callback(statements.append)
+    try:
+        report = run_to_report(detail)
+    finally:
+        db.connection().set_trace_callback(None)
+    assert len(statements) < 10, statements[:20]
+    assert [(n["input"], n["output"]) for n in report["nodeExecutions"]] == [
+        (i, {"double": 2 * i}) for i in range(300)
+    ]
