@@ -20,6 +20,12 @@ log = logging.getLogger(__name__)
 
 
 class _Relay(QObject):
+    """Carries one answer to the GUI thread.
+
+    A child of its BackgroundQueries: destroyed with it (after its pool has drained), an
+    answer still on its way is dropped instead of reaching a pane that no longer exists.
+    """
+
     succeeded = Signal(object)
     failed = Signal(str)
     skipped = Signal()
@@ -30,8 +36,7 @@ class _Relay(QObject):
         on_done: Callable[[Any], None],
         on_error: Callable[[str], None] | None,
     ) -> None:
-        super().__init__()
-        self._owner = owner
+        super().__init__(owner)
         self._on_done: Callable[[Any], None] | None = on_done
         self._on_error: Callable[[str], None] | None = on_error
         self.succeeded.connect(self._deliver)
@@ -40,23 +45,30 @@ class _Relay(QObject):
 
     @Slot(object)
     def _deliver(self, result: object) -> None:
-        self._owner._finished(self)
+        self._finish()
         on_done = self._release_callbacks()[0]
         if on_done is not None:
             on_done(result)
 
     @Slot()
     def _skip(self) -> None:
-        self._owner._finished(self)
+        self._finish()
 
     @Slot(str)
     def _deliver_error(self, message: str) -> None:
-        self._owner._finished(self)
+        self._finish()
         on_error = self._release_callbacks()[1]
         if on_error is not None:
             on_error(message)
         else:
             log.error("background query failed: %s", message)
+
+    def _finish(self) -> None:
+        # Found through the Qt parent, not a Python reference: the relay's Python side may
+        # be freed on the pool thread, and must not take a BackgroundQueries with it there.
+        owner = self.parent()
+        assert isinstance(owner, BackgroundQueries)
+        owner._finished(self)
 
     def _release_callbacks(
         self,

@@ -57,7 +57,12 @@ class JobControl:
 
 
 class _WorkerSide(QObject):
-    """Signals the worker thread emits; queued onto the GUI thread's Job slots."""
+    """Signals the worker thread emits; queued onto the GUI thread's Job slots.
+
+    A child of its Job, so it goes with the Job, on the GUI thread, and never with the
+    last Python reference to it, wherever that is dropped (the worker's task, or a garbage
+    collection of the Job's cycle with its JobControl run on any thread).
+    """
 
     progress = Signal(int, object)
     finished = Signal(object)
@@ -78,7 +83,7 @@ class Job(QObject):
         super().__init__(parent)
         self.title = title
         self.control = JobControl(self)
-        self.worker_side = _WorkerSide()
+        self.worker_side = _WorkerSide(self)
         queued = Qt.ConnectionType.QueuedConnection
         self.worker_side.progress.connect(self._relay_progress, queued)
         self.worker_side.finished.connect(self._relay_finished, queued)
@@ -144,16 +149,20 @@ class JobRunner(QObject):
             raise RuntimeError(f"“{self.current.title}” is still running")
         job = Job(title, self)
         self.current = job
+        # A bound method, never a lambda holding `self`: connected to the job's signals, such
+        # a lambda is the runner's last reference when nothing else holds it (a runner with
+        # no parent), so the job's deferred delete released the runner, whose destructor
+        # deleted its child job a second time, mid-destruction (a crash in ~QObject).
         for signal in (job.finished, job.failed, job.cancelled):
-            signal.connect(lambda *_args, finished=job: self._done(finished))
+            signal.connect(self._job_ended)
         self._pool.start(_JobTask(job, work))
         return job
 
-    def _done(self, job: Job) -> None:
-        if self.current is job:
-            self.current = None
-        job.worker_side.deleteLater()
-        job.deleteLater()
+    def _job_ended(self, *_outcome: object) -> None:
+        """One job runs at a time and ends once, so the job that ended is the current one."""
+        job, self.current = self.current, None
+        if job is not None:
+            job.deleteLater()  # its worker side goes with it
 
     def wait_for_done(self, msecs: int = 30_000) -> bool:
         if self.current is not None:

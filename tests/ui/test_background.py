@@ -8,7 +8,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Signal
+from PySide6.QtWidgets import QLabel, QWidget
 
 from app.ui.background import BackgroundQueries
 
@@ -40,6 +41,20 @@ def test_a_callback_owner_is_never_released_on_a_worker(qtbot: Any, database: Pa
     gc.collect()
     assert len(RELEASED_ON) == 20
     assert set(RELEASED_ON) == {threading.main_thread().name}
+
+
+def test_an_answer_on_its_way_dies_with_the_pane_that_asked(qtbot: Any, database: Path) -> None:
+    """A window deleted after its query ran but before the answer was delivered: the answer
+    used to reach the dead pane's callback (a deleted QLabel, in the next test)."""
+    pane = QWidget()
+    label = QLabel(pane)
+    queries = BackgroundQueries(pane)
+    answers: list[object] = []
+    queries.submit(lambda: 42, lambda answer: (answers.append(answer), label.setText("42")))
+    assert queries.wait_for_done()  # the answer is posted to the GUI thread, not delivered
+    del pane  # the only reference: the pane, its label and its queries are deleted now
+    QCoreApplication.sendPostedEvents()
+    assert answers == []
 
 
 def test_errors_reach_the_error_callback(qtbot: Any, database: Path) -> None:
