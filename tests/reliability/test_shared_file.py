@@ -78,7 +78,11 @@ def test_gui_serve_and_cli_share_one_file_without_lock_errors_or_loss(
     # Anything the window would show as a problem fails the test.
     window_errors: list[str] = []
     monkeypatch.setattr(window, "_show_query_error", window_errors.append)
-    monkeypatch.setattr(window, "_show_write_error", window_errors.append)
+    monkeypatch.setattr(window.history, "_query_failed", window_errors.append)
+    monkeypatch.setattr(
+        window.history, "_failed", lambda title, message: window_errors.append(message)
+    )
+    monkeypatch.setattr(window.run_list, "_on_query_failed", window_errors.append)
     monkeypatch.setattr(QMessageBox, "question", lambda *a: QMessageBox.StandardButton.Yes)
 
     tally, stop = Tally(), threading.Event()
@@ -117,7 +121,7 @@ def test_gui_serve_and_cli_share_one_file_without_lock_errors_or_loss(
             qtbot.waitUntil(lambda: window.run_model.rowCount() > 0, timeout=20_000)
             for run_id in gui_victims:
                 qtbot.waitUntil(lambda run_id=run_id: window.select_run(run_id), timeout=20_000)
-                window.delete_selected_runs()
+                window.history.ask_delete_selected()  # what Delete and the menu do
                 qtbot.waitUntil(
                     lambda run_id=run_id: window.run_model.row_of(run_id) is None, timeout=20_000
                 )
