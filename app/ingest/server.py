@@ -106,6 +106,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     _query = ""
     _batch = False  # the request body was a JSON array
+    _body_read = False
     protocol_version = "HTTP/1.1"
     timeout = READ_TIMEOUT_SECONDS  # idle or slow connections cannot hold a thread forever
     # Errors the stdlib answers itself (malformed request line, oversized headers) in JSON
@@ -124,6 +125,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- dispatch ---------------------------------------------------------------------
     def _dispatch(self) -> None:
+        self._body_read = False
         try:
             self._check_caller()
             path, _, self._query = self.path.partition("?")
@@ -144,6 +146,10 @@ class _Handler(BaseHTTPRequestHandler):
             status, body = handler(params)
             self._reply(status, body)
         except _HttpError as error:
+            if not self._body_read and self.headers.get("Content-Length", "0").strip() != "0":
+                # Refused before its body was read (Host, token, media type...): the body is
+                # still in the stream and would be parsed as the next request line.
+                error.headers["Connection"] = "close"  # send_header then closes it after
             self._reply(error.status, error.body, error.headers)
         except Exception:
             log.exception("unexpected error handling %s %s", self.command, self.path)
@@ -210,7 +216,9 @@ class _Handler(BaseHTTPRequestHandler):
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                 f"body of {length} bytes exceeds the limit of {self.server.max_body} bytes",
             )
-        return self.rfile.read(length)
+        body = self.rfile.read(length)
+        self._body_read = True
+        return body
 
     # -- endpoints --------------------------------------------------------------------
     def _health(self, params: dict[str, str]) -> tuple[HTTPStatus, dict[str, Any]]:
