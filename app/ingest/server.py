@@ -109,6 +109,7 @@ class _Handler(BaseHTTPRequestHandler):
     _query = ""
     _batch = False  # the request body was a JSON array
     _admitted: int | None = None  # body bytes this request holds in the admission gate
+    _body_read = False
     protocol_version = "HTTP/1.1"
     timeout = READ_TIMEOUT_SECONDS  # idle or slow connections cannot hold a thread forever
     # Errors the stdlib answers itself (malformed request line, oversized headers) in JSON
@@ -127,6 +128,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- dispatch ---------------------------------------------------------------------
     def _dispatch(self) -> None:
+        self._body_read = False
         try:
             self._check_caller()
             path, _, self._query = self.path.partition("?")
@@ -147,6 +149,10 @@ class _Handler(BaseHTTPRequestHandler):
             status, body = handler(params)
             self._reply(status, body)
         except _HttpError as error:
+            if not self._body_read and self.headers.get("Content-Length", "0").strip() != "0":
+                # Refused before its body was read (Host, token, media type...): the body is
+                # still in the stream and would be parsed as the next request line.
+                error.headers["Connection"] = "close"  # send_header then closes it after
             self._reply(error.status, error.body, error.headers)
         except Exception:
             log.exception("unexpected error handling %s %s", self.command, self.path)
@@ -224,9 +230,12 @@ class _Handler(BaseHTTPRequestHandler):
             )
         if not self.server.admission.try_enter(length):
             self._discard(length)  # read, not parsed: the connection stays usable
+            self._body_read = True
             raise _unavailable("not stored: the receiver is busy with other reports; retry")
         self._admitted = length
-        return self.rfile.read(length)
+        body = self.rfile.read(length)
+        self._body_read = True
+        return body
 
     def _discard(self, length: int) -> None:
         """Read and drop a body in small pieces (memory stays flat however large it is)."""

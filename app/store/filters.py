@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from peewee import SQL, SqliteDatabase, fn
+from peewee import SQL, NodeList, Select, SqliteDatabase, fn
 
 from app.store.models import Run, RunTag, db
 from app.store.search import matching_runs_sql
@@ -36,12 +36,14 @@ class RunFilter:
     # Exactly these runs (a failure group, a saved selection); None means no such limit.
     run_ids: frozenset[str] | None = None
 
-    def apply(self, query: Any, first_rows: bool = False) -> Any:
+    def apply(self, query: Any, first_rows: bool = False, by_time: bool = False) -> Any:
         """Add this filter's conditions to a query over `Run`.
 
         `first_rows`: the query reads a first page newest first (LIMIT), so a tag is checked
         per run by primary key; otherwise (counts, statistics, deletes) the tagged runs are
         collected once from the (key, value) index, far cheaper over every run.
+        `by_time`: the page is read in start-time order, so a wide duration range is checked
+        on the rows that order's index yields rather than read and sorted in full (below).
         """
         if self.statuses:
             query = query.where(Run.status.in_(sorted(s.value for s in self.statuses)))
@@ -65,10 +67,15 @@ class RunFilter:
             query = query.where(Run.started_at >= self.since)
         if self.until is not None:
             query = query.where(Run.started_at < self.until)
+        duration: Any = Run.duration_ms
+        if by_time and first_rows and self._duration_range_is_wide():
+            # Unary plus: the same value, but no longer a column the planner may range-scan,
+            # so it walks the start-time index and stops after the page.
+            duration = NodeList((SQL("+"), Run.duration_ms), glue="")
         if self.min_duration_ms is not None:
-            query = query.where(Run.duration_ms >= self.min_duration_ms)
+            query = query.where(duration >= self.min_duration_ms)
         if self.max_duration_ms is not None:
-            query = query.where(Run.duration_ms <= self.max_duration_ms)
+            query = query.where(duration <= self.max_duration_ms)
         if self.has_failed_node:
             query = query.where(Run.failed_node_name.is_null(False))
         if self.run_ids is not None:
@@ -78,6 +85,30 @@ class RunFilter:
             if matching is not None:
                 query = query.where(Run.id.in_(SQL(*matching)))
         return query
+
+    def _duration_range_is_wide(self) -> bool:
+        """Whether the duration bounds alone hold WIDE_RANGE runs or more (counted on the
+        duration index, at most WIDE_RANGE entries read)."""
+        if self.min_duration_ms is None and self.max_duration_ms is None:
+            return False
+        probe = Run.select(SQL("1")).where(_duration_range(self)).limit(WIDE_RANGE)
+        counted = Select([probe.alias("probe")], [fn.COUNT(SQL("*"))]).bind(db)
+        return int(counted.scalar()) >= WIDE_RANGE
+
+
+# A duration range holding at least this many runs is scanned in start-time order: a page
+# of 50 then costs about 50 x runs / WIDE_RANGE rows, while range-scanning the duration
+# index means sorting every run in the range (950 ms for 3.6% of a million runs).
+WIDE_RANGE = 5000
+
+
+def _duration_range(where: RunFilter) -> Any:
+    condition = Run.duration_ms.is_null(False)
+    if where.min_duration_ms is not None:
+        condition &= Run.duration_ms >= where.min_duration_ms
+    if where.max_duration_ms is not None:
+        condition &= Run.duration_ms <= where.max_duration_ms
+    return condition
 
 
 def _id_is_one_of(run_ids: frozenset[str]) -> Any:

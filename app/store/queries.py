@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import heapq
+from dataclasses import replace
 from enum import StrEnum
 from typing import Any
 
 from peewee import JOIN, Tuple, fn
 
+from app.store import search
+from app.store.backend import is_postgres
 from app.store.filters import RunFilter
 from app.store.models import (
     Artifact,
@@ -121,7 +125,11 @@ def list_runs(
     Sorted by duration, runs that have none yet (still running) come after all the others,
     as a second keyset segment ordered by id, so NULLs never break the comparison.
     """
-    base = where.apply(Run.select(*_SUMMARY_FIELDS), first_rows=True)
+    if where.text and not is_postgres():
+        return _list_matching(limit, after, where, order)
+    if len(where.statuses) > 1:
+        return _merged_by_status(limit, after, where, order)
+    base = where.apply(Run.select(*_SUMMARY_FIELDS), first_rows=True, by_time=not order.by_duration)
     descending = order.descending
     if not order.by_duration:
         query = base if after is None else base.where(_beyond(Run.started_at, after, descending))
@@ -144,6 +152,90 @@ def list_runs(
     return rows
 
 
+def _order_key(order: RunOrder) -> Any:
+    """The sort key of a run in `order`'s direction (mirrors the keyset segments above)."""
+    if not order.by_duration:
+        return lambda run: (run.started_at, run.id)
+    timed_first = 1 if order.descending else 0
+    return lambda run: (
+        timed_first if run.duration_ms is not None else 1 - timed_first,
+        run.duration_ms or 0,
+        run.id,
+    )
+
+
+def _merged_by_status(
+    limit: int, after: Cursor | None, where: RunFilter, order: RunOrder
+) -> list[RunSummary]:
+    """A page for several statuses: one page per status, merged.
+
+    `status IN (a, b)` cannot walk the (status, started_at) index in order, so the database
+    would collect and sort every run with those statuses (all the running ones, say) for 50
+    rows; one ordered index range per status is read up to `limit` rows instead.
+    """
+    key = _order_key(order)
+    pages = [
+        list_runs(limit, after, replace(where, statuses=frozenset({status})), order)
+        for status in sorted(where.statuses)
+    ]
+    merged = heapq.merge(*pages, key=key, reverse=order.descending)
+    return [run for _, run in zip(range(limit), merged, strict=False)]
+
+
+# Runs checked for full-text hits by the first window of `_list_matching`, and how many
+# index entries count as "few" (collected whole instead).
+_FIRST_WINDOW = 100
+_FEW_HITS = 5000
+_MAX_WINDOW = 50_000
+
+
+def _list_matching(
+    limit: int, after: Cursor | None, where: RunFilter, order: RunOrder
+) -> list[RunSummary]:
+    """A page of runs with full-text hits, on SQLite.
+
+    Collecting every run with a hit before ordering them costs as much as the hits: most of
+    the history, for words most nodes carry. Instead the runs are read in the listing's
+    order, a window at a time, and the window is checked against the index (a rowid range,
+    see `search.runs_with_node_hits`) until the page is full; log lines are checked only for
+    the runs that could still make the page. When the first window falls short the text is
+    rare: if it has few index entries, the runs holding them are filtered as a set;
+    otherwise windows grow until the page is full or the history ends.
+    """
+    rest = replace(where, text=None)
+    text = where.text or ""
+    found: list[RunSummary] = []
+    window = first = max(_FIRST_WINDOW, 2 * limit)
+    while len(found) < limit:
+        page = list_runs(window, after, rest, order)
+        ids = [run.id for run in page]
+        matched = search.runs_with_node_hits(text, ids)
+        unsure, certain = [], len(found)
+        for run_id in ids:
+            if run_id in matched:
+                certain += 1
+                if certain >= limit:
+                    break
+            else:
+                unsure.append(run_id)
+        if unsure and window == first and certain < limit:
+            few = search.runs_with_few_hits(text, _FEW_HITS)
+            if few is not None:
+                if where.run_ids is not None:
+                    few &= where.run_ids
+                return found + list_runs(
+                    limit - len(found), after, replace(rest, run_ids=frozenset(few)), order
+                )
+        if unsure:
+            matched |= search.runs_with_log_hits(text, unsure)
+        found += [run for run in page if run.id in matched]
+        if len(page) < window:
+            break
+        after = cursor_of(page[-1], order)
+        window = min(window * 8, _MAX_WINDOW)
+    return found[:limit]
+
+
 def runs_by_id(run_ids: list[str], where: RunFilter = ALL_RUNS) -> list[RunSummary]:
     """The listed runs that exist and match the filter (for merging live updates)."""
     found: list[RunSummary] = []
@@ -155,6 +247,14 @@ def runs_by_id(run_ids: list[str], where: RunFilter = ALL_RUNS) -> list[RunSumma
 
 
 def count_runs(where: RunFilter = ALL_RUNS) -> int:
+    if where.tag_key is not None and replace(where, tag_key=None, tag_value=None) == ALL_RUNS:
+        # Only a tag: a run has at most one value per key (the primary key) and tag rows
+        # cascade with their run, so the tag rows are the runs; counted from their
+        # (key, value) index instead of looking every tagged run up by id.
+        tagged = RunTag.select().where(RunTag.key == where.tag_key)
+        if where.tag_value is not None:
+            tagged = tagged.where(RunTag.value == where.tag_value)
+        return int(tagged.count())
     return int(where.apply(Run.select()).count())
 
 

@@ -201,6 +201,82 @@ def matching_runs_sql(text: str) -> tuple[str, list[str]] | None:
     return sql, [expression, expression]
 
 
+def _hit_rowids(expression: str, low: int | None = None, high: int | None = None) -> list[int]:
+    sql = f'SELECT rowid FROM "{SEARCH_TABLE}" WHERE "{SEARCH_TABLE}" MATCH ?'
+    params: list[object] = [expression]
+    if low is not None:
+        sql += " AND rowid BETWEEN ? AND ?"
+        params += [low, high]
+    return [row[0] for row in db.execute_sql(sql, params).fetchall()]
+
+
+def _owners(rowids: Iterable[int]) -> set[str]:
+    """The runs the index entries belong to."""
+    node_pks = sorted({rowid // 8 for rowid in rowids if rowid > 0})
+    log_pks = sorted({-rowid for rowid in rowids if rowid < 0})
+    runs: set[str] = set()
+    for start in range(0, len(node_pks), _CHUNK):
+        chunk = node_pks[start : start + _CHUNK]
+        query = NodeExecution.select(NodeExecution.run).where(NodeExecution.id.in_(chunk))
+        runs.update(row[0] for row in tuple_rows(query))
+    for start in range(0, len(log_pks), _CHUNK):
+        chunk = log_pks[start : start + _CHUNK]
+        runs.update(
+            row[0]
+            for row in tuple_rows(LogEntry.select(LogEntry.run).where(LogEntry.id.in_(chunk)))
+        )
+    return runs
+
+
+def runs_with_few_hits(text: str, cap: int) -> set[str] | None:
+    """Every run with a hit, when the text has fewer than `cap` index entries; else None
+    (SQLite only: a common word is better checked run by run, see `runs_with_hits`)."""
+    expression = match_expression(text)
+    if expression is None:
+        return None
+    sql = (
+        f'SELECT rowid FROM "{SEARCH_TABLE}" WHERE "{SEARCH_TABLE}" MATCH ? '
+        "ORDER BY rowid DESC LIMIT ?"
+    )
+    rowids = [row[0] for row in db.execute_sql(sql, [expression, cap]).fetchall()]
+    return _owners(rowids) if len(rowids) < cap else None
+
+
+def runs_with_node_hits(text: str, run_ids: Sequence[str]) -> set[str]:
+    """Which of the runs have a hit in a node (SQLite only).
+
+    The index is asked only for the rowid range the runs' nodes span, which FTS5 seeks to
+    directly: nodes of runs listed together were mostly stored together, so the range is
+    narrow; hits in it from other runs' nodes are dropped.
+    """
+    node_run: dict[int, str] = {}
+    for start in range(0, len(run_ids), _CHUNK):
+        chunk = list(run_ids[start : start + _CHUNK])
+        query = NodeExecution.select(NodeExecution.id, NodeExecution.run).where(
+            NodeExecution.run.in_(chunk)
+        )
+        node_run.update(tuple_rows(query))
+    expression = match_expression(text)
+    if expression is None or not node_run:
+        return set()
+    rowids = _hit_rowids(expression, min(node_run) * 8, max(node_run) * 8 + 7)
+    return {node_run[r // 8] for r in rowids if r // 8 in node_run}
+
+
+def runs_with_log_hits(text: str, run_ids: Sequence[str]) -> set[str]:
+    """Which of the runs have a hit in a log line (SQLite only; as `runs_with_node_hits`)."""
+    log_run: dict[int, str] = {}
+    for start in range(0, len(run_ids), _CHUNK):
+        chunk = list(run_ids[start : start + _CHUNK])
+        query = LogEntry.select(LogEntry.id, LogEntry.run).where(LogEntry.run.in_(chunk))
+        log_run.update(tuple_rows(query))
+    expression = match_expression(text)
+    if expression is None or not log_run:
+        return set()
+    rowids = _hit_rowids(expression, -max(log_run), -min(log_run))
+    return {log_run[-r] for r in rowids if -r in log_run}
+
+
 def _fold(word: str) -> str:
     """As the unicode61 tokenizer compares words: case- and diacritic-insensitive."""
     decomposed = unicodedata.normalize("NFKD", word.casefold())
@@ -247,7 +323,10 @@ def search_hits(text: str, run_id: str | None = None, limit: int = 50) -> list[S
             " OR (rowid < 0 AND -rowid IN (SELECT id FROM log_entry WHERE run_id = ?)))"
         )
         params += [run_id, run_id]
-    sql += " ORDER BY rank LIMIT ?"
+    # Newest entries first (rowids grow as runs are stored; nodes before log lines): FTS5
+    # streams the hits in rowid order and stops at the limit, where ordering by rank would
+    # score every hit first (most hits, for the words most nodes carry).
+    sql += " ORDER BY rowid DESC LIMIT ?"
     params.append(limit)
     rowids = [row[0] for row in db.execute_sql(sql, params).fetchall()]
     found: dict[int, tuple[str, str | None, str, str]] = {}

@@ -157,8 +157,10 @@ def search_hits(text: str, run_id: str | None = None, limit: int = 50) -> list[S
     if run_id is not None:
         sql += " AND run_id = %s"
         params.append(run_id)
-    sql += " ORDER BY ts_rank(words, %s::tsquery) DESC, id LIMIT %s"
-    params += [expression, limit]
+    # Newest entries first, as on SQLite (ids grow as runs are stored), without ranking
+    # every hit.
+    sql += " ORDER BY id DESC LIMIT %s"
+    params.append(limit)
     hits = db.execute_sql(sql, params).fetchall()
     sources = _source_texts([row[0] for row in hits])
     wanted = words(text)

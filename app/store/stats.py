@@ -11,11 +11,13 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from peewee import SQL, fn
+from peewee import SQL, Case, Select, fn
 
+from app.store.backend import is_postgres
 from app.store.filters import RunFilter
-from app.store.models import NodeExecution, Run
+from app.store.models import NodeExecution, Run, db
 from app.store.rows import tuple_rows
 from app.store.status import Status
 
@@ -55,45 +57,117 @@ class WorkflowStats:
         return self.successes / finished if finished else None
 
 
+def _rank(fraction: float, count: int) -> int:
+    """The 1-based nearest rank `percentile` reads (same formula)."""
+    return min(max(1, round(fraction * count + 0.4999)), count)
+
+
 def workflow_stats(where: RunFilter = RunFilter()) -> list[WorkflowStats]:  # noqa: B008
-    rows = tuple_rows(
-        where.apply(
-            Run.select(
-                Run.workflow_id, Run.workflow_name, Run.status, Run.started_at, Run.duration_ms
-            )
-        )
+    """Per workflow, aggregated by the database: only a few rows per workflow (totals, days,
+    buckets, the two percentile ranks) ever reach Python, however many runs there are."""
+
+    def over_selected(*columns: Any) -> Any:
+        return where.apply(Run.select(*columns))
+
+    # One pass for the totals and the histogram: counts per (workflow, bucket), where runs
+    # without a duration get bucket -1; the totals are the sums over a workflow's buckets.
+    bucket = Case(
+        None,
+        [(Run.duration_ms.is_null(), -1)]
+        + [(Run.duration_ms <= bound, index) for index, bound in enumerate(DURATION_BUCKETS_MS)],
+        len(DURATION_BUCKETS_MS),
     )
-    grouped: dict[str, list[tuple[str, str, int, int | None]]] = defaultdict(list)
-    for workflow_id, name, status, started_at, duration in rows:
-        grouped[workflow_id].append((name, status, started_at, duration))
+    success = fn.SUM(Case(None, [(Run.status == Status.SUCCESS.value, 1)], 0))
+    failure = fn.SUM(Case(None, [(Run.status == Status.ERROR.value, 1)], 0))
+    totals: dict[str, list[int]] = {}  # runs, successes, failures, timed, longest
+    buckets: dict[str, list[int]] = defaultdict(lambda: [0] * (len(DURATION_BUCKETS_MS) + 1))
+    for workflow_id, index, count, ok, bad, longest in tuple_rows(
+        over_selected(
+            Run.workflow_id,
+            bucket.alias("bucket"),
+            fn.COUNT(SQL("*")),
+            success,
+            failure,
+            fn.MAX(Run.duration_ms),
+        ).group_by(Run.workflow_id, SQL("bucket"))
+    ):
+        total = totals.setdefault(workflow_id, [0, 0, 0, 0, 0])
+        total[0] += count
+        total[1] += int(ok or 0)
+        total[2] += int(bad or 0)
+        if int(index) >= 0:
+            total[3] += count
+            total[4] = max(total[4], longest)
+            buckets[workflow_id][int(index)] = count
+    if not totals:
+        return []
+    day = fn.FLOOR(Run.started_at / DAY_MS) if is_postgres() else Run.started_at / DAY_MS
+    per_day: dict[str, dict[str, int]] = defaultdict(dict)
+    for workflow_id, day_number, count in tuple_rows(
+        over_selected(Run.workflow_id, day.alias("day"), fn.COUNT(SQL("*"))).group_by(
+            Run.workflow_id, SQL("day")
+        )
+    ):
+        per_day[workflow_id][_day(int(day_number) * DAY_MS)] = count
+    percentiles = _duration_percentiles(over_selected, {w: t[3] for w, t in totals.items()})
+    names = _latest_names(over_selected)
     result = []
-    for workflow_id, runs in sorted(grouped.items()):
-        durations = sorted(d for _, _, _, d in runs if d is not None)
-        per_day: dict[str, int] = defaultdict(int)
-        for _, _, started_at, _ in runs:
-            per_day[_day(started_at)] += 1
-        buckets = [0] * (len(DURATION_BUCKETS_MS) + 1)
-        for duration in durations:
-            index = next(
-                (i for i, bound in enumerate(DURATION_BUCKETS_MS) if duration <= bound),
-                len(DURATION_BUCKETS_MS),
-            )
-            buckets[index] += 1
+    for workflow_id, (runs, successes, failures, timed, longest) in sorted(totals.items()):
         result.append(
             WorkflowStats(
                 workflow_id=workflow_id,
-                workflow_name=next((n for n, _, _, _ in reversed(runs) if n), ""),
-                runs=len(runs),
-                successes=sum(1 for _, s, _, _ in runs if s == Status.SUCCESS.value),
-                failures=sum(1 for _, s, _, _ in runs if s == Status.ERROR.value),
-                p50_ms=percentile(durations, 0.50),
-                p95_ms=percentile(durations, 0.95),
-                max_ms=durations[-1] if durations else None,
-                runs_per_day=tuple(sorted(per_day.items())),
-                duration_buckets=tuple(zip((*DURATION_BUCKETS_MS, None), buckets, strict=True)),
+                workflow_name=names.get(workflow_id, ""),
+                runs=runs,
+                successes=successes,
+                failures=failures,
+                p50_ms=percentiles.get((workflow_id, _rank(0.50, timed))) if timed else None,
+                p95_ms=percentiles.get((workflow_id, _rank(0.95, timed))) if timed else None,
+                max_ms=longest if timed else None,
+                runs_per_day=tuple(sorted(per_day[workflow_id].items())),
+                duration_buckets=tuple(
+                    zip((*DURATION_BUCKETS_MS, None), buckets[workflow_id], strict=True)
+                ),
             )
         )
     return result
+
+
+def _duration_percentiles(over_selected: Any, timed: dict[str, int]) -> dict[tuple[str, int], int]:
+    """(workflow, rank) -> duration at that rank, for the p50 and p95 ranks only: the
+    database numbers each workflow's durations in order and hands back just those rows."""
+    ranks = sorted({_rank(f, n) for n in timed.values() if n for f in (0.50, 0.95)})
+    if not ranks:
+        return {}
+    position = fn.ROW_NUMBER().over(partition_by=[Run.workflow_id], order_by=[Run.duration_ms])
+    numbered = (
+        over_selected(Run.workflow_id, Run.duration_ms, position.alias("position"))
+        .where(Run.duration_ms.is_null(False))
+        .alias("numbered")
+    )
+    query = (
+        Select([numbered], [numbered.c.workflow_id, numbered.c.position, numbered.c.duration_ms])
+        .where(numbered.c.position.in_(ranks))
+        .bind(db)
+    )
+    return {(workflow_id, int(rank)): duration for workflow_id, rank, duration in query.tuples()}
+
+
+def _latest_names(over_selected: Any) -> dict[str, str]:
+    """Each workflow's name as its newest run with a name gave it."""
+    named = over_selected(Run.workflow_id, Run.workflow_name, Run.started_at, Run.id).where(
+        Run.workflow_name != ""
+    )
+    latest = (
+        over_selected(Run.workflow_id, fn.MAX(Run.started_at).alias("started"))
+        .where(Run.workflow_name != "")
+        .group_by(Run.workflow_id)
+        .alias("latest")
+    )
+    rows = named.join(
+        latest,
+        on=((Run.workflow_id == latest.c.workflow_id) & (Run.started_at == latest.c.started)),
+    ).order_by(Run.id)
+    return {workflow_id: name for workflow_id, name, _, _ in tuple_rows(rows)}
 
 
 @dataclass(frozen=True)

@@ -128,7 +128,10 @@ def ensure_dataset(target: str, runs: int, payloads: bool, seed: int) -> None:
         if first and first % 100_000 == 0:
             rate = first / (time.perf_counter() - start)
             print(f"    {first:,} runs ({rate:,.0f}/s)", flush=True)
-    SchemaInfo.replace(key="bench_dataset", value=marker).execute()
+    # An upsert both backends speak (SQLite's REPLACE does not exist on PostgreSQL).
+    SchemaInfo.insert(key="bench_dataset", value=marker).on_conflict(
+        conflict_target=[SchemaInfo.key], update={SchemaInfo.value: marker}
+    ).execute()
 
 
 # -- write throughput ----------------------------------------------------------------------

@@ -153,3 +153,25 @@ def test_serve_listen_beyond_loopback_requires_the_token(tmp_path: Path) -> None
         server.send_signal(signal.SIGTERM)
         server.communicate(timeout=20)
     assert server.returncode == 0
+
+
+def test_a_refused_request_does_not_leave_its_body_as_the_next_request(ingest: Any) -> None:
+    """A request refused before its body is read (wrong token here) must not leave the body
+    on a keep-alive connection, where it would be parsed as the next request line: the
+    connection is closed, and a client reconnects for the next request."""
+    import http.client
+    import json as json_module
+
+    port = int(ingest.url.rsplit(":", 1)[1])
+    body = json_module.dumps(make_report("refused")).encode()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    headers = {"Content-Type": "application/json", "Authorization": "Bearer wrong"}
+    connection.request("POST", "/api/executions", body, headers)
+    response = connection.getresponse()
+    response.read()
+    assert response.status == 401
+    assert response.getheader("Connection", "").lower() == "close"
+    connection.close()
+    status, _, _ = post_json(ingest.url, "/api/executions", make_report("next"))
+    assert status == 201
+    assert {run.id for run in queries.list_runs()} == {"next"}

@@ -109,3 +109,13 @@ def test_run_ids_beyond_the_sqlite_parameter_limit(runs: None) -> None:
     assert queries.count_runs(where) == 2
     assert writes.delete_matching(where) == 2
     assert [r.id for r in queries.list_runs()] == ["c", "a"]
+
+
+def test_a_tag_alone_is_counted_from_the_tags(runs: None) -> None:
+    """The count of a tag-only filter agrees with the list, with and without a value, and
+    forgets the runs deleted since."""
+    for where in (RunFilter(tag_key="env"), RunFilter(tag_key="env", tag_value="prod")):
+        assert queries.count_runs(where) == len(queries.list_runs(where=where))
+    writes.delete_runs(["d"])
+    assert queries.count_runs(RunFilter(tag_key="env", tag_value="prod")) == 1
+    assert queries.count_runs(RunFilter(tag_key="owner")) == 0

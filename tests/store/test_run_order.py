@@ -113,3 +113,35 @@ def test_list_projects_names_each_project_once(database: Path) -> None:
         ]
     )
     assert queries.list_projects() == ["alpha", "beta"]
+
+
+@pytest.mark.parametrize("order", list(RunOrder))
+@pytest.mark.parametrize("size", [1, 2, 3, 50])
+def test_several_statuses_page_in_order(runs: None, order: RunOrder, size: int) -> None:
+    """Pages for a status set are merged from one page per status, in the same order."""
+    both = RunFilter(statuses=frozenset({Status.RUNNING, Status.SUCCESS}))
+    assert _all_pages(order, size, both) == EXPECTED[order]
+    running = RunFilter(statuses=frozenset({Status.RUNNING, Status.ERROR}))
+    assert _all_pages(order, size, running) == [r for r in EXPECTED[order] if r in "cf"]
+
+
+def test_a_wide_duration_range_pages_in_start_order(
+    database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A range holding many runs is read in start order (the duration index unused) and
+    one holding few through the duration index: both give the same, correct pages."""
+    from app.store import filters
+
+    base = run_record("x")
+    writes.replace_runs(
+        [
+            replace(base, id=f"r{i:02}", started_at=1_000 + i, duration_ms=i * 10, nodes=())
+            for i in range(40)
+        ]
+    )
+    where = RunFilter(min_duration_ms=100, max_duration_ms=300)
+    expected = [f"r{i:02}" for i in range(30, 9, -1)]
+    for wide in (1, 10_000):  # 21 runs in range: wide, then narrow
+        monkeypatch.setattr(filters, "WIDE_RANGE", wide)
+        assert _all_pages(RunOrder.NEWEST, 4, where) == expected
+        assert queries.count_runs(where) == 21

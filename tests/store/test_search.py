@@ -3,6 +3,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from app.ingest.report import decode_report
 from app.store import queries, writes
 from app.store.filters import RunFilter
@@ -132,3 +134,61 @@ def test_huge_payloads_and_endless_words_are_stored_and_found(database: Path) ->
     if isinstance(database, str):  # PostgreSQL: past 1 MB a tsvector's offsets wrap silently
         valid = "SELECT bool_and(words = (words::text)::tsvector) FROM search_index"
         assert db.execute_sql(valid).fetchone()[0] is True
+
+
+def test_text_pages_agree_with_the_matching_set(
+    database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Listing with text reads runs a window at a time; every path (enough hits in the first
+    window, few hits collected whole, many hits over growing windows) gives the same pages
+    as filtering by the complete set of matching runs, with hits in nodes and in logs."""
+    from app.store import queries as queries_module
+
+    reports = []
+    for i in range(60):
+        nodes = [{"nodeId": "n", "status": "success", "output": {"w": f"filler{i}"}}]
+        logs = []
+        if i % 3 == 0:
+            nodes[0]["output"] = {"w": "common word"}
+        if i % 7 == 0:
+            logs = [{"level": "info", "message": "common in a log"}]
+        if i in (5, 44):
+            nodes[0]["input"] = {"q": "rarething"}
+        reports.append(
+            make_report(
+                f"r{i:02}",
+                status="success",
+                startedAt=f"2026-01-01T00:{i:02}:00Z",
+                nodeExecutions=nodes,
+                logs=logs,
+            )
+        )
+    writes.replace_runs([decode_report(json.dumps(r).encode()) for r in reports])
+    common = [f"r{i:02}" for i in range(59, -1, -1) if i % 3 == 0 or i % 7 == 0]
+    monkeypatch.setattr(queries_module, "_FIRST_WINDOW", 4)
+    for few_hits in (1, 10_000):  # "few" never, then always
+        monkeypatch.setattr(queries_module, "_FEW_HITS", few_hits)
+        for text, expected in (("common", common), ("rareth", ["r44", "r05"]), ("zzz", [])):
+            where = RunFilter(text=text)
+            for size in (1, 2, 5, 100):
+                seen, after = [], None
+                while True:
+                    page = queries.list_runs(limit=size, after=after, where=where)
+                    seen += [r.id for r in page]
+                    if len(page) < size:
+                        break
+                    after = queries.cursor_of(page[-1])
+                assert seen == expected, (text, size, few_hits)
+            assert queries.count_runs(where) == len(expected)
+
+
+def test_hits_come_newest_first(database: Path) -> None:
+    for run_id in ("old", "new"):
+        _store(
+            make_report(
+                run_id,
+                status="success",
+                nodeExecutions=[{"nodeId": "n", "status": "success", "output": "needle"}],
+            )
+        )
+    assert [h.run_id for h in search_hits("needle", limit=1)] == ["new"]

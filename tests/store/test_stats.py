@@ -99,3 +99,59 @@ def test_llm_usage_by_day(database: Path) -> None:
     )
     assert (row.calls, row.tokens) == (1, 150)
     assert row.cost_usd == pytest.approx(0.0004)
+
+
+def test_workflow_stats_agree_with_nearest_rank_over_many_runs(database: Path) -> None:
+    """The database's percentile rows and histogram match `percentile` over the same
+    durations; the name is the newest named run's."""
+    import random
+    from dataclasses import replace
+
+    from app.store.stats import DURATION_BUCKETS_MS
+    from tests.store.test_store import run_record
+
+    rng = random.Random(7)
+    base = run_record("x")
+    durations = {"a": [rng.randint(1, 40_000) for _ in range(37)], "b": [5, 5, 9]}
+    records = [
+        replace(
+            base,
+            id=f"{w}{i}",
+            workflow_id=w,
+            workflow_name=f"{w} v{i}",
+            started_at=i,
+            duration_ms=d,
+            nodes=(),
+        )
+        for w, values in durations.items()
+        for i, d in enumerate(values)
+    ]
+    writes.replace_runs(
+        [
+            *records,
+            replace(
+                base,
+                id="b-running",
+                workflow_id="b",
+                workflow_name="",
+                started_at=99,
+                duration_ms=None,
+                nodes=(),
+            ),
+        ]
+    )
+    by_id = {s.workflow_id: s for s in workflow_stats()}
+    for workflow_id, values in durations.items():
+        got = by_id[workflow_id]
+        ordered = sorted(values)
+        assert (got.p50_ms, got.p95_ms, got.max_ms) == (
+            percentile(ordered, 0.5),
+            percentile(ordered, 0.95),
+            ordered[-1],
+        )
+        assert sum(n for _, n in got.duration_buckets) == len(values)
+        assert dict(got.duration_buckets)[None] == sum(
+            1 for d in values if d > DURATION_BUCKETS_MS[-1]
+        )
+        assert got.workflow_name == f"{workflow_id} v{len(values) - 1}"
+    assert by_id["b"].runs == 4
