@@ -32,7 +32,7 @@ from app.store.status import Status
 
 # Primary keys are allocated the way full reports allocate them (under the write lock), so
 # both kinds of write agree on every backend, whatever it does with sequences.
-from app.store.writes import _allocate_ids
+from app.store.writes import _allocate_ids, node_columns, payload_columns
 
 
 class RunNotFound(LookupError):
@@ -62,40 +62,6 @@ class StepRun:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def _node_columns(node: NodeRecord) -> dict[str, Any]:
-    llm = node.llm
-    return {
-        "node_id": node.node_id,
-        "node_name": node.node_name,
-        "node_type": node.node_type,
-        "status": node.status.value,
-        "started_at": node.started_at,
-        "completed_at": node.completed_at,
-        "duration_ms": node.duration_ms,
-        "error_message": node.error_message,
-        "attempt": node.attempt,
-        "exec_group": node.group,
-        "llm_model": llm.model if llm else None,
-        "prompt_tokens": llm.prompt_tokens if llm else None,
-        "completion_tokens": llm.completion_tokens if llm else None,
-        "total_tokens": llm.tokens if llm else None,
-        "cost_usd": llm.cost_usd if llm else None,
-        "finish_reason": llm.finish_reason if llm else None,
-    }
-
-
-def _payload_columns(node: NodeRecord) -> dict[str, Any]:
-    llm = node.llm
-    return {
-        "input_json": node.input_json,
-        "output_json": node.output_json,
-        "error_stack": node.error_stack,
-        "metrics_json": node.metrics_json,
-        "llm_prompt_json": llm.prompt_json if llm else None,
-        "llm_response_json": llm.response_json if llm else None,
-    }
 
 
 def _searchable(node: NodeRecord) -> list[tuple[str, str]]:
@@ -149,12 +115,12 @@ def _upsert(run_id: str, nodes: Sequence[NodeRecord]) -> None:
             position += 1
             (pk,) = _allocate_ids(NodeExecution, 1)
             NodeExecution.insert(
-                id=pk, run=run_id, position=position, **_node_columns(node)
+                id=pk, run=run_id, position=position, **node_columns(node)
             ).execute()
-            NodePayload.insert(node=pk, **_payload_columns(node)).execute()
+            NodePayload.insert(node=pk, **payload_columns(node)).execute()
         else:  # an update keeps the node's place in the run
-            NodeExecution.update(**_node_columns(node)).where(NodeExecution.id == pk).execute()
-            NodePayload.update(**_payload_columns(node)).where(NodePayload.node == pk).execute()
+            NodeExecution.update(**node_columns(node)).where(NodeExecution.id == pk).execute()
+            NodePayload.update(**payload_columns(node)).where(NodePayload.node == pk).execute()
         search_rows += [
             (node_rowid(pk, field), run_id, node.node_id, field, content)
             for field, content in _searchable(node)

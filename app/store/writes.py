@@ -99,6 +99,42 @@ def _allocate_ids(model: type[BaseModel], count: int) -> list[int]:
     return list(range(highest + 1, highest + 1 + count))
 
 
+def node_columns(node: NodeRecord) -> dict[str, Any]:
+    """A node's listing columns (NodeExecution), shared by whole reports and streamed nodes."""
+    llm = node.llm
+    return {
+        "node_id": node.node_id,
+        "node_name": node.node_name,
+        "node_type": node.node_type,
+        "status": node.status.value,
+        "started_at": node.started_at,
+        "completed_at": node.completed_at,
+        "duration_ms": node.duration_ms,
+        "error_message": node.error_message,
+        "attempt": node.attempt,
+        "exec_group": node.group,
+        "llm_model": llm.model if llm else None,
+        "prompt_tokens": llm.prompt_tokens if llm else None,
+        "completion_tokens": llm.completion_tokens if llm else None,
+        "total_tokens": llm.tokens if llm else None,
+        "cost_usd": llm.cost_usd if llm else None,
+        "finish_reason": llm.finish_reason if llm else None,
+    }
+
+
+def payload_columns(node: NodeRecord) -> dict[str, Any]:
+    """A node's payload columns (NodePayload), kept apart so listings never read them."""
+    llm = node.llm
+    return {
+        "input_json": node.input_json,
+        "output_json": node.output_json,
+        "error_stack": node.error_stack,
+        "metrics_json": node.metrics_json,
+        "llm_prompt_json": llm.prompt_json if llm else None,
+        "llm_response_json": llm.response_json if llm else None,
+    }
+
+
 def _run_row(record: RunRecord, received_at: int) -> dict[str, Any]:
     return {
         "id": record.id,
@@ -148,41 +184,8 @@ def _insert_runs(records: Sequence[RunRecord]) -> None:
     node_ids = _allocate_ids(NodeExecution, len(nodes))
     node_rows, payload_rows = [], []
     for pk, (run, position, node) in zip(node_ids, nodes, strict=True):
-        llm = node.llm
-        node_rows.append(
-            {
-                "id": pk,
-                "run": run.id,
-                "position": position,
-                "node_id": node.node_id,
-                "node_name": node.node_name,
-                "node_type": node.node_type,
-                "status": node.status.value,
-                "started_at": node.started_at,
-                "completed_at": node.completed_at,
-                "duration_ms": node.duration_ms,
-                "error_message": node.error_message,
-                "attempt": node.attempt,
-                "exec_group": node.group,
-                "llm_model": llm.model if llm else None,
-                "prompt_tokens": llm.prompt_tokens if llm else None,
-                "completion_tokens": llm.completion_tokens if llm else None,
-                "total_tokens": llm.tokens if llm else None,
-                "cost_usd": llm.cost_usd if llm else None,
-                "finish_reason": llm.finish_reason if llm else None,
-            }
-        )
-        payload_rows.append(
-            {
-                "node": pk,
-                "input_json": node.input_json,
-                "output_json": node.output_json,
-                "error_stack": node.error_stack,
-                "metrics_json": node.metrics_json,
-                "llm_prompt_json": llm.prompt_json if llm else None,
-                "llm_response_json": llm.response_json if llm else None,
-            }
-        )
+        node_rows.append({"id": pk, "run": run.id, "position": position, **node_columns(node)})
+        payload_rows.append({"node": pk, **payload_columns(node)})
     _insert_rows(NodeExecution, node_rows)
     _insert_rows(NodePayload, payload_rows)
     search_rows: list[tuple[int, str, str | None, str, str]] = [
