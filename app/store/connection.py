@@ -42,6 +42,13 @@ class StoreError(RuntimeError):
     """The history database cannot be opened; the message says why and what to do."""
 
 
+def _bind(database: Database) -> None:
+    """Point the models at `database`, closing this thread's connection to the one before:
+    once unbound nobody would close it, and it would linger until garbage collection."""
+    close_database()
+    db.initialize(database)
+
+
 def open_database(target: DatabaseTarget) -> Database:
     """Open the history at `target` (a SQLite path or a PostgreSQL URL), creating or
     upgrading its schema, and bind the models to it."""
@@ -61,7 +68,7 @@ def _open_sqlite(path: Path) -> SqliteDatabase:
         database = db.obj  # already bound in this process: keep other threads' connections
     else:
         database = SqliteDatabase(str(path), pragmas=SQLITE_PRAGMAS, check_same_thread=False)
-        db.initialize(database)
+        _bind(database)
     is_new = not path.exists() or path.stat().st_size == 0
     try:
         if is_new:
@@ -94,7 +101,7 @@ def _open_postgres(url: str) -> PostgresqlDatabase:
     else:
         # prefer_psycopg3: psycopg 3 is the driver Hindsight installs (see pyproject.toml).
         database = PostgresqlDatabase(conninfo, prefer_psycopg3=True)
-        db.initialize(database)
+        _bind(database)
     try:
         database.connect(reuse_if_open=True)
     except OperationalError as exc:
