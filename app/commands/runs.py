@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import IO
@@ -19,7 +18,7 @@ from app.ingest.importer import import_records, read_report_file
 from app.ingest.read_api import summary_json
 from app.ingest.report import ReportError
 from app.store import queries, writes
-from app.store.export import export_csv, export_json, run_to_report
+from app.store.export import export_csv, export_json, replacing, run_to_report
 from app.store.filters import RunFilter
 from app.store.models import Run
 from app.store.records import RunDetail
@@ -107,14 +106,10 @@ def export_runs(args: argparse.Namespace, settings: Settings) -> int:
     path = Path(target)
     if not path.parent.is_dir():
         raise UsageError(f"-o: folder {path.parent} does not exist")
-    partial = path.with_name(path.name + ".part")
     try:
-        # Written beside the target, then renamed: a failed export never leaves half a file.
-        with partial.open("w", encoding="utf-8", newline="") as handle:
+        with replacing(path) as handle:
             written = _export(where, fmt, args.per, handle)
-        os.replace(partial, path)
     except OSError as exc:
-        partial.unlink(missing_ok=True)
         raise CommandFailed(f"cannot write {path}: {exc.strerror}") from None
     print(f"Exported {written} {_unit(fmt, args.per, written)} to {path}.")
     return 0

@@ -3,10 +3,14 @@ and CSV for spreadsheets, one row per run or per node."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import os
+import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import IO, Any
 
 from app.store import queries
@@ -251,3 +255,19 @@ def write_csv(runs: Iterable[RunDetail], out: IO[str], per: str = "run") -> int:
             )
             rows += 1
     return rows
+
+
+@contextlib.contextmanager
+def replacing(path: Path) -> Iterator[IO[str]]:
+    """A text file to write an export into: a temporary file beside `path`, moved into place
+    when the block ends normally, removed when it raises (a failed, cancelled or interrupted
+    export never leaves half a file under the chosen name)."""
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+            yield out
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise

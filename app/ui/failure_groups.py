@@ -7,7 +7,6 @@ in the report shape, re-importable) or deleted after a confirmation that names t
 
 from __future__ import annotations
 
-import os
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -107,17 +106,8 @@ def _key(group: FailureGroup) -> tuple[str, str | None, str]:
 
 
 def _export_group(run_filter: RunFilter, path: str) -> int:
-    """Write to a side file and rename it into place, so a failed export never leaves a
-    truncated file where the user expects a complete one."""
-    partial_path = f"{path}.part"
-    try:
-        with open(partial_path, "w", encoding="utf-8") as out:
-            count = export.export_json(run_filter, out)
-        os.replace(partial_path, path)
-    finally:
-        if os.path.exists(partial_path):
-            os.remove(partial_path)
-    return count
+    with export.replacing(Path(path)) as out:
+        return export.export_json(run_filter, out)
 
 
 class FailureGroupsPane(QWidget):

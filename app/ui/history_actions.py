@@ -3,9 +3,6 @@ exact number of runs it touches, each long one run as a cancellable background j
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -42,8 +39,7 @@ def _runs(count: int) -> str:
 def write_export(
     path: Path, kind: str, run_ids: list[str] | None, where: RunFilter, control: JobControl
 ) -> int:
-    """Write the runs to a temporary file beside `path` and move it into place when done,
-    so a cancelled or failed export never leaves half a file under the chosen name."""
+    """Write the runs to `path` (complete or not at all: see `export.replacing`)."""
     total = len(run_ids) if run_ids is not None else queries.count_runs(where)
     source = export.iter_runs_by_id(run_ids) if run_ids is not None else export.iter_runs(where)
 
@@ -54,20 +50,11 @@ def write_export(
             if done % 50 == 0 or done == total:
                 control.report(done, total)
 
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            if kind == "json":
-                count = export.write_json(counted(), out)
-            else:
-                export.write_csv(counted(), out, per="node" if kind == "csv-node" else "run")
-                count = total
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    return count
+    with export.replacing(path) as out:
+        if kind == "json":
+            return export.write_json(counted(), out)
+        export.write_csv(counted(), out, per="node" if kind == "csv-node" else "run")
+        return total
 
 
 def import_paths(paths: list[Path], control: JobControl) -> int:
