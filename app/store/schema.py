@@ -11,6 +11,7 @@ version, and the file backup is SQLite's alone (back a server up with its own to
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from peewee import Database, SqliteDatabase
@@ -40,8 +41,19 @@ def _set_version(version: int) -> None:
     ).execute()
 
 
-def ensure_schema(database: Database, sqlite_path: Path | None = None) -> int:
-    """Create or upgrade the schema; return the version the database now has."""
+def backup_path(sqlite_path: Path, version: int) -> Path:
+    """Where the file is copied before it is migrated from schema `version`."""
+    return sqlite_path.with_name(f"{sqlite_path.name}.v{version}.bak")
+
+
+def ensure_schema(
+    database: Database,
+    sqlite_path: Path | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> int:
+    """Create or upgrade the schema; return the version the database now has.
+
+    `progress(message, done, total)` is for migrations that report how far they are."""
     version = read_schema_version(database)
     if version is None:
         if database.get_tables():
@@ -64,7 +76,7 @@ def ensure_schema(database: Database, sqlite_path: Path | None = None) -> int:
             "(the database was not modified)."
         )
     if version < SCHEMA_VERSION and sqlite_path is not None:
-        backup = sqlite_path.with_name(f"{sqlite_path.name}.v{version}.bak")
+        backup = backup_path(sqlite_path, version)
         database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         shutil.copy2(sqlite_path, backup)
     is_sqlite = isinstance(database, SqliteDatabase)

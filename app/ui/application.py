@@ -20,6 +20,7 @@ from app.ingest.service import IngestService
 from app.store.connection import StoreError, close_database, open_database
 from app.ui import app_settings
 from app.ui.app_settings import StoredSettings
+from app.ui.database_opening import open_in_background
 from app.ui.icons import app_icon
 from app.ui.main_window import MainWindow
 from app.ui.single_instance import InstanceError, SingleInstance, bring_to_front
@@ -45,8 +46,13 @@ class _CommitBridge(QObject):
 class DesktopSession:
     """An open history: the database, the receiver thread and the window showing it."""
 
-    def __init__(self, settings: Settings, spool: Path | None = None) -> None:
-        open_database(settings.db_path)
+    def __init__(
+        self, settings: Settings, spool: Path | None = None, database_open: bool = False
+    ) -> None:
+        """`database_open`: the store is already bound to `settings.db_path` (opened on a
+        worker thread by `open_session`); otherwise it is opened here."""
+        if not database_open:
+            open_database(settings.db_path)
         self.settings = settings
         self._spool = spool if spool is not None else spool_dir()
         self._bridge = _CommitBridge()
@@ -175,16 +181,21 @@ def _show_unexpected_error(
 
 
 def open_session(settings: Settings) -> DesktopSession | None:
-    """Open the history, offering a way out when the database cannot be opened."""
+    """Open the history, offering a way out when the database cannot be opened.
+
+    The database is opened (and migrated) on a worker thread; a slow open shows the
+    upgrade window meanwhile (app/ui/database_opening.py)."""
     while True:
-        try:
-            return DesktopSession(settings)
-        except StoreError as exc:
-            close_database()
-            choice = ask_about_database(settings.db_path, str(exc))
-        except Exception as exc:  # a URL the store cannot use, a permission problem, …
-            close_database()
-            choice = ask_about_database(settings.db_path, f"{type(exc).__name__}: {exc}")
+        problem = open_in_background(settings.db_path)
+        if problem is None:
+            try:
+                return DesktopSession(settings, database_open=True)
+            except StoreError as exc:
+                problem = str(exc)
+            except Exception as exc:  # a URL the store cannot use, a permission problem, …
+                problem = f"{type(exc).__name__}: {exc}"
+        close_database()
+        choice = ask_about_database(settings.db_path, problem)
         if choice is DatabaseChoice.QUIT:
             return None
         if choice is DatabaseChoice.START_FRESH and isinstance(settings.db_path, Path):
