@@ -20,6 +20,7 @@ from app.store.filters import RunFilter
 from app.ui.background import BackgroundQueries
 from app.ui.compare import CompareDialog
 from app.ui.failure_groups import FailureGroupsPane
+from app.ui.long_lived import freeze_long_lived
 
 if TYPE_CHECKING:
     from app.ui.charts_pane import ChartsPane
@@ -102,6 +103,7 @@ class AnalysisPanes:
             charts.runActivated.connect(self.hooks.show_run)
             self.charts_dock.setWidget(charts)
             self._charts = charts
+            freeze_long_lived()  # pyqtgraph, if imported just now, stays for good
         return self._charts
 
     def build_charts_when_shown(self, visible: bool) -> None:

@@ -18,10 +18,11 @@ from app import __version__
 from app.config import APP_ID, APP_NAME, Settings, spool_dir
 from app.ingest.service import IngestService
 from app.store.connection import StoreError, close_database, open_database
-from app.ui import app_settings
+from app.ui import app_settings, long_lived
 from app.ui.app_settings import StoredSettings
 from app.ui.database_opening import open_in_background
 from app.ui.icons import app_icon
+from app.ui.long_lived import freeze_long_lived
 from app.ui.main_window import MainWindow
 from app.ui.single_instance import InstanceError, SingleInstance, bring_to_front
 from app.ui.startup_problems import (
@@ -71,6 +72,7 @@ class DesktopSession:
         self.window.empty_state.demo_finished.connect(lambda ok: self.window.refresh_runs())
         self._bridge.committed.connect(self.window.on_runs_committed)
         self.window.settingsChanged.connect(self.apply_settings)
+        freeze_long_lived()  # the window and its modules stay: no full GC pass walks them
 
     def _start_receiver(self, settings: Settings) -> None:
         service = IngestService(
@@ -255,6 +257,7 @@ def run_gui(settings: Settings) -> int:
         return 1
     if not owner:
         return _hand_over(instance, settings)
+    long_lived.enable()
     session = open_session(settings)
     if session is None:
         instance.release()

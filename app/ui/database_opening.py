@@ -60,7 +60,7 @@ class UpgradeWindow(QWidget):
         self.title.setStyleSheet("font-size: 13pt; font-weight: bold;")
         self.location = _plain(str(target))
         self.location.setStyleSheet("color: #757575;")
-        self.step = _plain("Preparing…")
+        self.step = _plain("Working…")
         self.bar = QProgressBar()
         self.bar.setRange(0, 0)  # busy until the first progress report
         self.bar.setTextVisible(True)
@@ -169,6 +169,9 @@ class DatabaseOpening(QObject):
             self.window.set_backup(self._backup)
         if self._last_progress is not None:
             self.window.set_progress(*self._last_progress)
+        self.window.adjustSize()
+        screen = self.window.screen().availableGeometry()
+        self.window.move(screen.center() - self.window.rect().center())
         self.window.show()
 
     def _on_backup(self, path: Path) -> None:

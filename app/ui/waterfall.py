@@ -17,6 +17,7 @@ from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QToolTip, QVBoxLayout, QWidget
 
 from app.store.records import NodeSummary
+from app.ui.long_lived import freeze_long_lived
 from app.ui.plain_text import tooltip
 from app.ui.waterfall_layout import (
     BAR_HEIGHT,
@@ -57,6 +58,7 @@ class Waterfall(QWidget):
             scene.sigMouseMoved.connect(self._on_hover)
             scene.sigMouseClicked.connect(self._on_click)
             self._box.addWidget(self._plot)
+            freeze_long_lived()  # pyqtgraph and numpy, just imported, stay for good
         return self._plot
 
     @property

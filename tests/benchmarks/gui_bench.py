@@ -136,10 +136,12 @@ def child(db_path: Path, runs: int, spawned_at: float) -> None:
     from app.config import Settings
     from app.store.filters import RunFilter
     from app.store.status import Status
+    from app.ui import long_lived
     from app.ui.application import open_session
 
     app = QApplication(sys.argv)
     app.setOrganizationName("HindsightBench")
+    long_lived.enable()  # as run_gui does
     # As the app starts: the database opened on a worker thread, then the window.
     session = open_session(Settings(db_path=db_path, host="127.0.0.1", port=0))
     assert session is not None
