@@ -30,9 +30,7 @@ def test_off_unless_the_app_turns_it_on(monkeypatch: pytest.MonkeyPatch) -> None
     assert gc.get_freeze_count() == before
 
 
-def test_the_session_freezes_what_start_up_built(
-    qtbot: Any, db_path: Path, freezing: None
-) -> None:
+def test_the_session_freezes_what_start_up_built(qtbot: Any, db_path: Path, freezing: None) -> None:
     gc.unfreeze()
     session = DesktopSession(Settings(db_path=db_path, host="127.0.0.1", port=0))
     try:
