@@ -53,7 +53,7 @@ def facts_text(detail: RunDetail) -> str:
     parts = [
         f"started {format_timestamp(run.started_at)}",
         format_duration(run.duration_ms),
-        f"{run.node_count} node" + ("" if run.node_count == 1 else "s"),
+        f"{run.node_count:,} node" + ("" if run.node_count == 1 else "s"),
         f"trigger: {one_line(detail.trigger_type, 60) or '—'}",
     ]
     if run.project_id:

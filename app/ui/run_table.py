@@ -259,7 +259,7 @@ class RunTableModel(RecordTableModel[RunSummary]):
             text = format_duration(self._duration_ms(run))
             return text + " …" if run.duration_ms is None and run.status is Status.RUNNING else text
         if column == self.COL_NODES:
-            return str(run.node_count)
+            return f"{run.node_count:,}"
         if column == self.COL_FAILED:
             return run.failed_node_name or ""
         if column == self.COL_TOKENS:

@@ -47,11 +47,13 @@ class LaneAxis(pg.AxisItem):
 
     def tickValues(self, minVal: float, maxVal: float, size: float) -> list:  # noqa: N803
         low, high = sorted((minVal, maxVal))
-        first = max(0, math.ceil(low))
-        last = min(len(self.lanes) - 1, math.floor(high))
+        per_lane = size / max(high - low, 1e-9)
+        # A name centred closer than half its height to either end would be cut in half.
+        margin = LANE_LABEL_SPACING_PX / 2 / max(per_lane, 1e-9)
+        first = max(0, math.ceil(low + margin))
+        last = min(len(self.lanes) - 1, math.floor(high - margin))
         if last < first:
             return []
-        per_lane = size / max(high - low, 1e-9)
         step = max(1, math.ceil(LANE_LABEL_SPACING_PX / max(per_lane, 1e-9)))
         start = math.ceil(first / step) * step
         return [(float(step), [float(lane) for lane in range(start, last + 1, step)])]
