@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import threading
@@ -204,14 +205,23 @@ def child(db_path: Path, runs: int, spawned_at: float) -> None:
         results["filter_ms"][name] = round(time_filter(where), 1)
     wait(lambda: pane.matches is not None and pane.model.rowCount() > 0)
 
-    # Select the 20-node run and wait for its detail to be painted.
-    twenty = f"run-{runs - 10:08d}"
-    began = time.perf_counter()
-    window.show_run(twenty)
-    wait(lambda: window.detail.run_id_shown == twenty)
-    paint()
-    results["select_20_node_run_ms"] = round((time.perf_counter() - began) * 1000, 1)
-    assert window.detail.node_model.rowCount() == 20
+    # Select the 20-node run and wait for its detail to be painted; five times, from its
+    # one-node neighbour (the median and the slowest are printed: one sample on a busy
+    # machine says little).
+    twenty, neighbour = f"run-{runs - 10:08d}", f"run-{runs - 9:08d}"
+    selections = []
+    for _ in range(5):
+        window.show_run(neighbour)
+        wait(lambda: window.detail.run_id_shown == neighbour)
+        paint()
+        began = time.perf_counter()
+        window.show_run(twenty)
+        wait(lambda: window.detail.run_id_shown == twenty)
+        paint()
+        selections.append((time.perf_counter() - began) * 1000)
+        assert window.detail.node_model.rowCount() == 20
+    results["select_20_node_run_ms"] = round(statistics.median(selections), 1)
+    results["select_20_node_run_max_ms"] = round(max(selections), 1)
 
     # Longest GUI-thread stall while 1,000 runs/s are posted (5 s), measured by a timer probe.
     assert session.service is not None
@@ -346,7 +356,10 @@ def main() -> int:
     for name, ms in r["filter_ms"].items():
         target = "≤ 300 ms" if "full-text" in name else "≤ 100 ms"
         print(f"filter change → rows shown, {name + ':':28} {ms:7.1f} ms ({target})")
-    print(f"select a 20-node run → detail painted: {r['select_20_node_run_ms']:.1f} ms (≤ 50 ms)")
+    print(
+        f"select a 20-node run → detail painted: {r['select_20_node_run_ms']:.1f} ms median, "
+        f"{r['select_20_node_run_max_ms']:.1f} ms slowest of 5 (≤ 50 ms)"
+    )
     print(
         f"longest GUI stall while {r['ingest_runs_posted']:,} runs arrive at 1,000/s: "
         f"{r['ingest_longest_stall_ms']:.1f} ms (≤ 50 ms; p99 probe gap "
