@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from app.config import DatabaseTarget, is_postgres_url
@@ -78,6 +79,15 @@ class UpgradeWindow(QWidget):
         for widget in (self.title, self.location, self.step, self.bar, self.backup, self.note):
             layout.addWidget(widget)
         self.setMinimumWidth(460)
+        self.finished = False  # set by DatabaseOpening once the open is over
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        # Stopping a migration half-way helps nobody (each step is one transaction; the
+        # next start would redo it): the window stays until the database is open.
+        if self.finished:
+            super().closeEvent(event)
+        else:
+            event.ignore()
 
     def set_backup(self, path: Path) -> None:
         self.backup.setText(f"A copy of the file as it was is kept at:\n{path}")
@@ -191,6 +201,7 @@ class DatabaseOpening(QObject):
         self.problem = problem
         self.done = True
         if self.window is not None:
+            self.window.finished = True
             self.window.close()
             self.window.deleteLater()
             self.window = None
