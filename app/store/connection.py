@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -49,15 +49,19 @@ def _bind(database: Database) -> None:
     db.initialize(database)
 
 
-def open_database(target: DatabaseTarget) -> Database:
+# progress(message, done, total), called from the opening thread while a migration runs.
+MigrationProgress = Callable[[str, int, int], None]
+
+
+def open_database(target: DatabaseTarget, progress: MigrationProgress | None = None) -> Database:
     """Open the history at `target` (a SQLite path or a PostgreSQL URL), creating or
-    upgrading its schema, and bind the models to it."""
+    upgrading its schema, and bind the models to it. `progress` hears how a migration goes."""
     if is_postgres_url(target):
-        return _open_postgres(str(target))
-    return _open_sqlite(Path(target))
+        return _open_postgres(str(target), progress)
+    return _open_sqlite(Path(target), progress)
 
 
-def _open_sqlite(path: Path) -> SqliteDatabase:
+def _open_sqlite(path: Path, progress: MigrationProgress | None = None) -> SqliteDatabase:
     path = path.expanduser().resolve()
     log.info("Opening history %s with SQLite %s", path, sqlite3.sqlite_version)
     try:
@@ -79,7 +83,7 @@ def _open_sqlite(path: Path) -> SqliteDatabase:
                 bootstrap.execute("VACUUM")
             bootstrap.close()
         database.connect(reuse_if_open=True)
-        ensure_schema(database, sqlite_path=path)
+        ensure_schema(database, sqlite_path=path, progress=progress)
     except SchemaError as exc:
         database.close()
         raise StoreError(f"{path}: {exc}") from exc
@@ -92,7 +96,7 @@ def _open_sqlite(path: Path) -> SqliteDatabase:
     return database
 
 
-def _open_postgres(url: str) -> PostgresqlDatabase:
+def _open_postgres(url: str, progress: MigrationProgress | None = None) -> PostgresqlDatabase:
     shown = describe_database(url)
     # psycopg takes the URL as a libpq connection string, which spells the scheme either way.
     conninfo = "postgresql://" + url.split("://", 1)[1]
@@ -113,7 +117,7 @@ def _open_postgres(url: str) -> PostgresqlDatabase:
     version = database.server_version
     log.info("Opening history %s on PostgreSQL %d.%d", shown, version // 10000, version % 10000)
     try:
-        ensure_schema(database)
+        ensure_schema(database, progress=progress)
     except SchemaError as exc:
         database.close()
         raise StoreError(f"{shown}: {exc}") from exc

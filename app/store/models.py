@@ -70,6 +70,10 @@ class Run(BaseModel):
             (("duration_ms", "id"), False),  # keyset pagination, slowest first
             (("workflow_id", "started_at"), False),
             (("project_id", "started_at"), False),
+            # A picker plus one status (a workflow's failed runs): without these the page
+            # walks every run of the status or of the picked value, 50 ms+ when few match.
+            (("workflow_id", "status", "started_at"), False),
+            (("project_id", "status", "started_at"), False),
             (("user_id", "started_at"), False),
             (("status", "received_at"), False),  # finding stale running runs
         )

@@ -9,8 +9,8 @@ back to what older windows offer (`select_run`, `selected_runs`) otherwise.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
@@ -18,9 +18,12 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QMessageBox, QWid
 
 from app.store.filters import RunFilter
 from app.ui.background import BackgroundQueries
-from app.ui.charts_pane import ChartsPane
 from app.ui.compare import CompareDialog
 from app.ui.failure_groups import FailureGroupsPane
+from app.ui.long_lived import freeze_long_lived
+
+if TYPE_CHECKING:
+    from app.ui.charts_pane import ChartsPane
 
 # History changes arrive in bursts while reports stream in; charts and groups follow at most
 # this often, so a million-run history is not re-aggregated several times a second.
@@ -77,7 +80,6 @@ class WindowHooks:
 
 @dataclass
 class AnalysisPanes:
-    charts: ChartsPane
     failures: FailureGroupsPane
     charts_dock: QDockWidget
     failures_dock: QDockWidget
@@ -85,6 +87,28 @@ class AnalysisPanes:
     compare_last_success_action: QAction
     hooks: WindowHooks
     refresh_timer: QTimer
+    queries: BackgroundQueries
+    _charts: ChartsPane | None = None
+    _filter: RunFilter = field(default_factory=RunFilter)
+
+    @property
+    def charts(self) -> ChartsPane:
+        """The charts pane, built the first time the dock is shown (or asked for): it pulls
+        in pyqtgraph and numpy, which the first page of the run list should not wait for."""
+        if self._charts is None:
+            from app.ui.charts_pane import ChartsPane
+
+            charts = ChartsPane(self.queries)
+            charts.set_filter(self._filter)
+            charts.runActivated.connect(self.hooks.show_run)
+            self.charts_dock.setWidget(charts)
+            self._charts = charts
+            freeze_long_lived()  # pyqtgraph, if imported just now, stays for good
+        return self._charts
+
+    def build_charts_when_shown(self, visible: bool) -> None:
+        if visible:
+            self.charts  # noqa: B018 - builds the pane
 
     def refresh(self) -> None:
         """History changed: charts reload when shown, groups recompute (throttled)."""
@@ -92,11 +116,14 @@ class AnalysisPanes:
             self.refresh_timer.start()
 
     def _refresh_now(self) -> None:
-        self.charts.refresh()
+        if self._charts is not None:
+            self._charts.refresh()
         self.failures.refresh()
 
     def set_filter(self, where: RunFilter) -> None:
-        self.charts.set_filter(where)
+        self._filter = where
+        if self._charts is not None:
+            self._charts.set_filter(where)
         self.failures.set_filter(where)
 
 
@@ -137,9 +164,8 @@ def open_comparison(window: QWidget, queries: BackgroundQueries) -> CompareDialo
 def install_analysis(window: Any) -> AnalysisPanes:
     queries: BackgroundQueries = window.queries
     hooks = WindowHooks(window)
-    charts = ChartsPane(queries)
     failures = FailureGroupsPane(queries)
-    charts_dock = _dock(window, "Charts", "chartsDock", charts)
+    charts_dock = _dock(window, "Charts", "chartsDock", QWidget())  # the pane comes on show
     failures_dock = _dock(window, "Failure Groups", "failureGroupsDock", failures)
     window.tabifyDockWidget(charts_dock, failures_dock)
 
@@ -182,7 +208,6 @@ def install_analysis(window: Any) -> AnalysisPanes:
     timer.setSingleShot(True)
     timer.setInterval(ANALYSIS_REFRESH_MS)
     panes = AnalysisPanes(
-        charts,
         failures,
         charts_dock,
         failures_dock,
@@ -190,9 +215,10 @@ def install_analysis(window: Any) -> AnalysisPanes:
         last_success_action,
         hooks,
         timer,
+        queries,
     )
     timer.timeout.connect(panes._refresh_now)
-    charts.runActivated.connect(hooks.show_run)
+    charts_dock.visibilityChanged.connect(panes.build_charts_when_shown)
     failures.filterRequested.connect(hooks.apply_filter)
     failures.historyChanged.connect(lambda _: window.refresh_runs())
     window.runs_loaded.connect(lambda _: panes.refresh())

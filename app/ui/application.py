@@ -18,9 +18,11 @@ from app import __version__
 from app.config import APP_ID, APP_NAME, Settings, spool_dir
 from app.ingest.service import IngestService
 from app.store.connection import StoreError, close_database, open_database
-from app.ui import app_settings
+from app.ui import app_settings, long_lived
 from app.ui.app_settings import StoredSettings
+from app.ui.database_opening import open_in_background
 from app.ui.icons import app_icon
+from app.ui.long_lived import freeze_long_lived
 from app.ui.main_window import MainWindow
 from app.ui.single_instance import InstanceError, SingleInstance, bring_to_front
 from app.ui.startup_problems import (
@@ -45,8 +47,13 @@ class _CommitBridge(QObject):
 class DesktopSession:
     """An open history: the database, the receiver thread and the window showing it."""
 
-    def __init__(self, settings: Settings, spool: Path | None = None) -> None:
-        open_database(settings.db_path)
+    def __init__(
+        self, settings: Settings, spool: Path | None = None, database_open: bool = False
+    ) -> None:
+        """`database_open`: the store is already bound to `settings.db_path` (opened on a
+        worker thread by `open_session`); otherwise it is opened here."""
+        if not database_open:
+            open_database(settings.db_path)
         self.settings = settings
         self._spool = spool if spool is not None else spool_dir()
         self._bridge = _CommitBridge()
@@ -65,6 +72,7 @@ class DesktopSession:
         self.window.empty_state.demo_finished.connect(lambda ok: self.window.refresh_runs())
         self._bridge.committed.connect(self.window.on_runs_committed)
         self.window.settingsChanged.connect(self.apply_settings)
+        freeze_long_lived()  # the window and its modules stay: no full GC pass walks them
 
     def _start_receiver(self, settings: Settings) -> None:
         service = IngestService(
@@ -175,16 +183,21 @@ def _show_unexpected_error(
 
 
 def open_session(settings: Settings) -> DesktopSession | None:
-    """Open the history, offering a way out when the database cannot be opened."""
+    """Open the history, offering a way out when the database cannot be opened.
+
+    The database is opened (and migrated) on a worker thread; a slow open shows the
+    upgrade window meanwhile (app/ui/database_opening.py)."""
     while True:
-        try:
-            return DesktopSession(settings)
-        except StoreError as exc:
-            close_database()
-            choice = ask_about_database(settings.db_path, str(exc))
-        except Exception as exc:  # a URL the store cannot use, a permission problem, …
-            close_database()
-            choice = ask_about_database(settings.db_path, f"{type(exc).__name__}: {exc}")
+        problem = open_in_background(settings.db_path)
+        if problem is None:
+            try:
+                return DesktopSession(settings, database_open=True)
+            except StoreError as exc:
+                problem = str(exc)
+            except Exception as exc:  # a URL the store cannot use, a permission problem, …
+                problem = f"{type(exc).__name__}: {exc}"
+        close_database()
+        choice = ask_about_database(settings.db_path, problem)
         if choice is DatabaseChoice.QUIT:
             return None
         if choice is DatabaseChoice.START_FRESH and isinstance(settings.db_path, Path):
@@ -244,6 +257,7 @@ def run_gui(settings: Settings) -> int:
         return 1
     if not owner:
         return _hand_over(instance, settings)
+    long_lived.enable()
     session = open_session(settings)
     if session is None:
         instance.release()

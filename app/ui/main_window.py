@@ -28,10 +28,11 @@ from app.ui.history_actions import HistoryActions
 from app.ui.node_inspector import plain_label
 from app.ui.progress_panel import ProgressPanel
 from app.ui.retention_dialog import RetentionDialog
-from app.ui.run_detail import RunDetailPane
+from app.ui.run_detail import RunDetailPane, load_run
 from app.ui.run_list_pane import RunListPane
 from app.ui.run_table import RunTableModel
 from app.ui.settings_dialog import SettingsDialog
+from app.ui.waterfall_layout import WaterfallLayout
 
 LIVE_COALESCE_MS = 150  # a burst of reports becomes one refresh
 FIRST_SPLIT_UNIT = 1000  # run list : detail = 2 : 3 on first start (scaled to the window)
@@ -257,19 +258,21 @@ class MainWindow(QMainWindow):
     def _load_detail(self, run_id: str) -> None:
         self._detail_requested = run_id
         self.queries.submit(
-            lambda: queries.get_run(run_id),
-            lambda detail: self._on_detail_loaded(run_id, detail),
+            lambda: load_run(run_id),
+            lambda loaded: self._on_detail_loaded(run_id, loaded),
             self._show_query_error,
         )
 
-    def _on_detail_loaded(self, run_id: str, detail: RunDetail | None) -> None:
+    def _on_detail_loaded(
+        self, run_id: str, loaded: tuple[RunDetail, WaterfallLayout] | None
+    ) -> None:
         if run_id != self._detail_requested:
             return  # the user moved on while it loaded
         self._detail_requested = None
-        if detail is None:
+        if loaded is None:
             self.detail.clear()
         else:
-            self.detail.show_run(detail)
+            self.detail.show_run(*loaded)
 
     def _show_query_error(self, message: str) -> None:
         self.statusBar().showMessage(f"Could not read the history: {message}", 10_000)

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.store import queries
 from app.store.records import NodeSummary, RunDetail
 from app.store.status import Status
 from app.ui.artifacts_tab import ArtifactsTab
@@ -29,7 +30,8 @@ from app.ui.raw_json_tab import RawJsonTab
 from app.ui.run_info_tab import RunInfoTab
 from app.ui.run_tab import RunTab
 from app.ui.runner import alive
-from app.ui.waterfall import Waterfall, run_origin
+from app.ui.waterfall import Waterfall
+from app.ui.waterfall_layout import WaterfallLayout, layout_run
 
 _NODE_COLUMN_WIDTHS = (
     (NodeTableModel.COL_STATUS, 80),
@@ -51,7 +53,7 @@ def facts_text(detail: RunDetail) -> str:
     parts = [
         f"started {format_timestamp(run.started_at)}",
         format_duration(run.duration_ms),
-        f"{run.node_count} node" + ("" if run.node_count == 1 else "s"),
+        f"{run.node_count:,} node" + ("" if run.node_count == 1 else "s"),
         f"trigger: {one_line(detail.trigger_type, 60) or '—'}",
     ]
     if run.project_id:
@@ -61,6 +63,13 @@ def facts_text(detail: RunDetail) -> str:
     if run.cost_usd is not None:
         parts.append(f"${run.cost_usd:.4f}")
     return "  ·  ".join(parts)
+
+
+def load_run(run_id: str) -> tuple[RunDetail, WaterfallLayout] | None:
+    """A run and its waterfall layout, read and laid out together on a pool thread (for
+    `RunDetailPane.show_run`); None when the run does not exist."""
+    detail = queries.get_run(run_id)
+    return None if detail is None else (detail, layout_run(detail))
 
 
 class RunDetailPane(QWidget):
@@ -156,10 +165,12 @@ class RunDetailPane(QWidget):
         for tab in self.run_tabs():
             tab.set_run(None)
 
-    def show_run(self, detail: RunDetail) -> None:
+    def show_run(self, detail: RunDetail, layout: WaterfallLayout | None = None) -> None:
         """Show a run; keep the selected node across a refresh of the same run.
 
         A run seen for the first time opens on its first failed node, else its first node.
+        `layout` is the run's waterfall (`layout_run`), computed with the query off the GUI
+        thread; without it, it is computed here.
         """
         previous = self._detail
         keep_node_id = None
@@ -183,14 +194,11 @@ class RunDetailPane(QWidget):
             f"Run {one_line(detail.summary.id, 100)}  ·  "
             f"workflow {one_line(detail.summary.workflow_id, 100)}"
         )
-        origin = run_origin(detail.summary.started_at, detail.nodes)
-        run = detail.summary
-        run_end = run.started_at + run.duration_ms if run.duration_ms is not None else None
-        layout = self.waterfall.set_nodes(detail.nodes, origin, run_end)
+        layout = self.waterfall.show_layout(layout or layout_run(detail))
         placed = {
             b.node.pk: round(b.start * 1000) for b in layout.bars if b.node.started_at is None
         }
-        self.node_model.set_nodes(detail.nodes, origin, placed)
+        self.node_model.set_nodes(detail.nodes, layout.origin, placed)
         self.inspector.clear()
         for tab in self.run_tabs():
             tab.set_run(detail)

@@ -1,5 +1,6 @@
-"""Run detail responsiveness: selecting a node to the pane painted, and the longest
-GUI-thread stall meanwhile, for a 20-node run, a 10,000-node run and a hostile run whose
+"""Run detail responsiveness: opening a run (read and laid out on a pool thread, as the main
+window does) or selecting a node, to the pane painted, and the longest GUI-thread stall
+meanwhile, for a 20-node run, a 10,000-node run and a hostile run whose
 node carries 10 MB strings (input, output, stack, LLM response) and HTML/bidi text.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python -m tests.benchmarks.run_detail_bench
@@ -26,7 +27,7 @@ from PySide6.QtWidgets import QApplication
 from app.store import queries
 from app.store.connection import close_database, open_database
 from app.ui.background import BackgroundQueries
-from app.ui.run_detail import RunDetailPane
+from app.ui.run_detail import RunDetailPane, load_run
 from tests.conftest import make_report
 from tests.ui.detail_reports import hostile_report, store
 
@@ -105,13 +106,17 @@ def select_to_painted(pane: RunDetailPane, row: int, probe: StallProbe) -> tuple
     return elapsed, probe.stop()
 
 
-def open_to_painted(pane: RunDetailPane, run_id: str, probe: StallProbe) -> tuple[float, int]:
+def open_to_painted(
+    pane: RunDetailPane, runner: BackgroundQueries, run_id: str, probe: StallProbe
+) -> tuple[float, int]:
+    """From asking for the run, as the main window does (the run read and its waterfall
+    laid out on a pool thread), to the pane painted with its first node's payload."""
     detail = queries.get_run(run_id)
     assert detail is not None
     target = detail.first_failed_node() or detail.nodes[0]
     probe.start()
     started = time.perf_counter()
-    pane.show_run(detail)
+    runner.submit(lambda: load_run(run_id), lambda loaded: pane.show_run(*loaded))
     _wait_shown(pane, target.pk)
     pane.repaint()
     elapsed = (time.perf_counter() - started) * 1000
@@ -132,6 +137,11 @@ def main() -> int:
         app.processEvents()
         probe = StallProbe()
         print(f"{'scenario':44} {'median ms':>10} {'max ms':>8} {'longest stall ms':>17}")
+        # Once per process: the waterfall's plot is built (pyqtgraph imported) for the first
+        # run with nodes; shown on its own line so the medians below are the steady state.
+        elapsed, stall = open_to_painted(pane, runner, "twenty", probe)
+        label = "first run shown (builds the waterfall plot)"
+        print(f"{label:44} {elapsed:10.1f} {elapsed:8.1f} {stall:17d}")
         for label, run_id in (
             ("open 20-node run, first node painted", "twenty"),
             ("open 10,000-node run, first node painted", "tenk"),
@@ -139,14 +149,14 @@ def main() -> int:
             times, stalls = [], []
             for _ in range(REPEATS):
                 pane.clear()
-                elapsed, stall = open_to_painted(pane, run_id, probe)
+                elapsed, stall = open_to_painted(pane, runner, run_id, probe)
                 times.append(elapsed)
                 stalls.append(stall)
             print(
                 f"{label:44} {statistics.median(times):10.1f} {max(times):8.1f} {max(stalls):17d}"
             )
         pane.clear()
-        open_to_painted(pane, "hostile", probe)
+        open_to_painted(pane, runner, "hostile", probe)
         for label, row in (
             ("select small node (hostile run)", 0),
             ("select 10 MB / HTML / bidi node", 1),

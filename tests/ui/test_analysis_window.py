@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,20 @@ def test_a_click_on_the_duration_chart_opens_the_run(qtbot: Any, window: MainWin
     charts.runActivated.emit("a2")
     assert _current_run(window) == "a2"
     qtbot.waitUntil(lambda: window.detail.run_id_shown == "a2")
+
+
+def test_the_charts_are_built_when_their_dock_is_first_shown(
+    qtbot: Any, window: MainWindow
+) -> None:
+    analysis = window.analysis
+    assert analysis._charts is None  # pyqtgraph waits until someone looks at a chart
+    analysis.charts_dock.show()
+    qtbot.waitUntil(lambda: analysis._charts is not None)
+    charts = analysis.charts
+    assert analysis.charts_dock.widget() is charts
+    qtbot.waitUntil(lambda: len(charts.duration.scatter.points()) == 9)
+    window.apply_filter(replace(window.current_filter(), workflow_id="etl"))
+    assert charts.current_filter.workflow_id == "etl"
 
 
 def test_compare_two_selected_runs(qtbot: Any, window: MainWindow) -> None:

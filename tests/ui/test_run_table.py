@@ -85,3 +85,34 @@ def test_node_model_passes_qt_model_tester(qtmodeltester: Any) -> None:
     qtmodeltester.check(model)
     assert model.index(1, NodeTableModel.COL_NAME).data() == "n1"
     assert model.index(2, NodeTableModel.COL_DURATION).data() == "20 ms"
+
+
+def test_a_burst_into_a_long_list_keys_only_the_rows_it_probes(
+    monkeypatch: Any,
+) -> None:
+    """Streaming grows the list by thousands of rows a minute; a burst is placed by
+    bisection, not by computing every listed row's sort key (100 ms at 60,000 rows)."""
+    from app.ui import run_table
+
+    model = RunTableModel()
+    model.set_runs([summary(f"r{i:06d}", i) for i in reversed(range(20_000))])
+    keyed = [0]
+    real_key = run_table._sort_key
+
+    def counting_key(run: RunSummary, order: Any) -> Any:
+        keyed[0] += 1
+        return real_key(run, order)
+
+    monkeypatch.setattr(run_table, "_sort_key", counting_key)
+    burst = [summary(f"n{i:03d}", 50_000 + i) for i in range(100)]  # newest: at the top
+    burst += [summary("r010000", 10_000, Status.ERROR)]  # listed: updated in place
+    burst += [summary("r000005", 30_000)]  # listed, started later: moves to the top
+    assert model.merge_runs(burst) == 100
+    assert keyed[0] < 10_000  # ~ (102 runs x log2(20,000) probes), not 20,000+
+    ids = [model.run_at(r).id for r in range(model.rowCount())]
+    assert ids[:3] == ["n099", "n098", "n097"] and ids[99] == "n000"
+    assert ids[100] == "r000005" and ids.count("r000005") == 1
+    assert model.run_at(ids.index("r010000")).status is Status.ERROR
+    assert len(ids) == 20_100
+    starts = [model.run_at(r).started_at for r in range(model.rowCount())]
+    assert starts == sorted(starts, reverse=True)
