@@ -278,7 +278,8 @@ class _Handler(LeanRequestHandler):
 
     def _post_execution(self, params: dict[str, str]) -> tuple[HTTPStatus, dict[str, Any]]:
         records = self._decode(decode_reports)
-        self._store(lambda: self.server.writer.write(records))  # all stored or none
+        size = self._admitted or 0
+        self._store(lambda: self.server.writer.write(records, size=size))  # all or none
         if self._batch:
             return HTTPStatus.CREATED, {"ids": [record.id for record in records]}
         return HTTPStatus.CREATED, {"id": records[0].id}
@@ -286,13 +287,15 @@ class _Handler(LeanRequestHandler):
     def _post_nodes(self, params: dict[str, str]) -> tuple[HTTPStatus, dict[str, Any]]:
         run_id = params["id"]
         nodes = self._decode(decode_nodes)
-        self._store(lambda: self.server.writer.apply(_touching(run_id, upsert_nodes, nodes)))
+        change = _touching(run_id, upsert_nodes, nodes)
+        self._store(lambda: self.server.writer.apply(change, size=self._admitted or 0))
         return HTTPStatus.OK, {"id": run_id, "nodes": len(nodes)}
 
     def _post_logs(self, params: dict[str, str]) -> tuple[HTTPStatus, dict[str, Any]]:
         run_id = params["id"]
         logs = self._decode(decode_logs)
-        self._store(lambda: self.server.writer.apply(_touching(run_id, append_logs, logs)))
+        change = _touching(run_id, append_logs, logs)
+        self._store(lambda: self.server.writer.apply(change, size=self._admitted or 0))
         return HTTPStatus.OK, {"id": run_id, "logs": len(logs)}
 
     def _post_steps(self, params: dict[str, str]) -> tuple[HTTPStatus, dict[str, Any]]:
@@ -303,7 +306,7 @@ class _Handler(LeanRequestHandler):
                 record_steps(run, steps)
             return [run.id for run, _ in runs]
 
-        self._store(lambda: self.server.writer.apply(store))
+        self._store(lambda: self.server.writer.apply(store, size=self._admitted or 0))
         if self._batch:
             return HTTPStatus.CREATED, {"runIds": run_ids}
         return HTTPStatus.CREATED, {"runId": run_ids[0]}
