@@ -25,6 +25,7 @@ from app import __version__
 from app.ingest import read_api
 from app.ingest.admission import MAX_BYTES_IN_FLIGHT, Admission
 from app.ingest.auth import allowed_hosts, is_loopback
+from app.ingest.fast_report import decode_reports_fast
 from app.ingest.http11 import LeanRequestHandler
 from app.ingest.openapi import openapi_document
 from app.ingest.report import ReportError, decode_logs, decode_nodes, decode_reports, is_batch
@@ -32,6 +33,7 @@ from app.ingest.steps import decode_steps
 from app.ingest.writer import ReportWriter, WriterBusy, WriterStopped
 from app.store.failures import Trouble, classify
 from app.store.models import db
+from app.store.records import RunRecord
 from app.store.streaming import RunNotFound, append_logs, record_steps, upsert_nodes
 
 log = logging.getLogger(__name__)
@@ -277,7 +279,7 @@ class _Handler(LeanRequestHandler):
             raise _database_trouble(trouble) from None
 
     def _post_execution(self, params: dict[str, str]) -> tuple[HTTPStatus, dict[str, Any]]:
-        records = self._decode(decode_reports)
+        records = self._decode(_decode_reports)
         size = self._admitted or 0
         self._store(lambda: self.server.writer.write(records, size=size))  # all or none
         if self._batch:
@@ -354,6 +356,11 @@ class _Handler(LeanRequestHandler):
 
 _T = TypeVar("_T")
 _ALWAYS = (("X-Content-Type-Options", "nosniff"), ("Cache-Control", "no-store"))
+
+
+def _decode_reports(body: bytes) -> list[RunRecord]:
+    """msgspec for the common well-formed report; pydantic for the rest (see fast_report)."""
+    return decode_reports_fast(body, is_batch(body)) or decode_reports(body)
 
 
 def _touching(
