@@ -232,6 +232,7 @@ def start_hindsight(folder: Path, port: int) -> subprocess.Popen[bytes]:
 def bench_store_alone(bodies: list[bytes], group: int) -> None:
     """What the writer thread spends in app/store per run (replace_runs, one transaction per
     `group` reports, synchronous=FULL), and what a request thread spends decoding one."""
+    from app.ingest.fast_report import decode_reports_fast
     from app.ingest.report import decode_reports
     from app.store.connection import close_database, open_database
     from app.store.writes import replace_runs
@@ -239,7 +240,13 @@ def bench_store_alone(bodies: list[bytes], group: int) -> None:
     start = time.perf_counter()
     records = [decode_reports(body)[0] for body in bodies]
     decode_ms = (time.perf_counter() - start) * 1000 / len(bodies)
-    line("decode + validate + convert (request thread)", f"{decode_ms:.2f} ms/run")
+    start = time.perf_counter()
+    fast = [decode_reports_fast(body, batch=False) for body in bodies]
+    fast_ms = (time.perf_counter() - start) * 1000 / len(bodies)
+    taken = sum(result is not None for result in fast)
+    line("decode + validate + convert, msgspec path", f"{fast_ms:.2f} ms/run")
+    line("  reports it took (the rest go to pydantic)", f"{taken} / {len(bodies)}")
+    line("decode + validate + convert, pydantic path", f"{decode_ms:.2f} ms/run")
     with tempfile.TemporaryDirectory(prefix="hindsight-store-") as name:
         open_database(Path(name) / "store.db")
         for label in ("new runs", "replacing runs"):
