@@ -199,7 +199,9 @@ _INNERMOST = re.compile(r"\[[^][{}]*\]|\{[^][{}]*\}")
 
 def _shallow(text: str | None) -> bool:
     """Whether a payload's JSON text nests at most MAX_PAYLOAD_DEPTH containers deep."""
-    if text is None or text.count("[") + text.count("{") <= MAX_PAYLOAD_DEPTH:
+    if text is None or len(text) <= 2 * MAX_PAYLOAD_DEPTH:
+        return True  # each level takes two characters: too short to nest deeper
+    if text.count("[") + text.count("{") <= MAX_PAYLOAD_DEPTH:
         return True  # fewer containers than the limit: cannot be deeper (the common case)
     rest = _STRING.sub("", text)
     for _ in range(MAX_PAYLOAD_DEPTH):
