@@ -20,6 +20,7 @@ import random
 from datetime import UTC, datetime
 from typing import Any
 
+from app.ingest.report import payload_json
 from app.store.records import LlmRecord, LogRecord, NodeRecord, RunRecord
 from app.store.status import Status
 
@@ -148,8 +149,8 @@ def _ms(text: str) -> int:
 
 
 def _dumps(value: Any) -> str:
-    """As the receiver keeps a payload."""
-    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    """As the receiver keeps a payload (its own encoder, so the text matches exactly)."""
+    return payload_json(value)
 
 
 class RunGenerator:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import json
 import os
 import socket
@@ -154,6 +155,21 @@ def bare_server(port: int) -> None:
     ThreadingHTTPServer(("127.0.0.1", port), _BareHandler).serve_forever()
 
 
+def stub_store_server(port: int, folder: Path) -> None:
+    """The real receiver (HTTP, checks, decoding, writer thread and its transactions) with
+    `replace_runs` stubbed out: what the receiver costs outside app/store. Benchmark only."""
+    import threading
+
+    import app.ingest.writer
+    from app.ingest.service import IngestService
+    from app.store.connection import open_database
+
+    open_database(folder / "stub.db")
+    app.ingest.writer.replace_runs = lambda records: None
+    IngestService("127.0.0.1", port).start()
+    threading.Event().wait()
+
+
 def wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -167,13 +183,33 @@ def wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("server did not start listening")
 
 
-def start_hindsight(folder: Path, port: int) -> subprocess.Popen[bytes]:
+def server_env(folder: Path) -> dict[str, str]:
+    """The server's environment: its own home, data directory (token file) and spool."""
     env = dict(os.environ)
     env.update(
         HOME=str(folder),
         XDG_DATA_HOME=str(folder / "data"),
         HINDSIGHT_SPOOL_DIR=str(folder / "spool"),
     )
+    return env
+
+
+def server_token(folder: Path) -> str:
+    """The token in the file the server reads (resolved in the server's environment, so the
+    reporter phase sends the right one rather than this user's own)."""
+    found = subprocess.run(
+        [sys.executable, "-c", "from app.ingest.auth import ensure_token; print(ensure_token())"],
+        cwd=ROOT,
+        env=server_env(folder),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return found.stdout.strip()
+
+
+def start_hindsight(folder: Path, port: int) -> subprocess.Popen[bytes]:
+    env = server_env(folder)
     process = subprocess.Popen(
         [
             sys.executable,
@@ -191,6 +227,36 @@ def start_hindsight(folder: Path, port: int) -> subprocess.Popen[bytes]:
     )
     wait_listening(port, process)
     return process
+
+
+def bench_store_alone(bodies: list[bytes], group: int) -> None:
+    """What the writer thread spends in app/store per run (replace_runs, one transaction per
+    `group` reports, synchronous=FULL), and what a request thread spends decoding one."""
+    from app.ingest.fast_report import decode_reports_fast
+    from app.ingest.report import decode_reports
+    from app.store.connection import close_database, open_database
+    from app.store.writes import replace_runs
+
+    start = time.perf_counter()
+    records = [decode_reports(body)[0] for body in bodies]
+    decode_ms = (time.perf_counter() - start) * 1000 / len(bodies)
+    start = time.perf_counter()
+    fast = [decode_reports_fast(body, batch=False) for body in bodies]
+    fast_ms = (time.perf_counter() - start) * 1000 / len(bodies)
+    taken = sum(result is not None for result in fast)
+    line("decode + validate + convert, msgspec path", f"{fast_ms:.2f} ms/run")
+    line("  reports it took (the rest go to pydantic)", f"{taken} / {len(bodies)}")
+    line("decode + validate + convert, pydantic path", f"{decode_ms:.2f} ms/run")
+    with tempfile.TemporaryDirectory(prefix="hindsight-store-") as name:
+        open_database(Path(name) / "store.db")
+        for label in ("new runs", "replacing runs"):
+            start = time.perf_counter()
+            for first in range(0, len(records), group):
+                replace_runs(records[first : first + group])
+            per_run = (time.perf_counter() - start) * 1000 / len(records)
+            line(f"replace_runs, {label} ({group} per txn)", f"{per_run:.2f} ms/run")
+            line(f"  writer ceiling, {label}", f"{1000 / per_run:,.0f} runs/s")
+        close_database()
 
 
 # -- phases ---------------------------------------------------------------------------------
@@ -305,7 +371,7 @@ def missing_ids(path: Path, ids: set[str]) -> int:
     import sqlite3
 
     connection = sqlite3.connect(path)
-    stored = set()
+    stored: set[str] = set()
     id_list = sorted(ids)
     for start in range(0, len(id_list), 500):
         chunk = id_list[start : start + 500]
@@ -327,6 +393,7 @@ def bench_reporter(port: int, folder: Path, nodes: int = 2000) -> None:
     from app.reporter import Reporter
 
     print("\nReporter: time per node on the workflow's thread")
+    token = server_token(folder)
     generator = RunGenerator(seed=11, total_runs=100)
     report = generator.report(1)
     payload_in = report["nodeExecutions"][0]["input"]
@@ -335,7 +402,7 @@ def bench_reporter(port: int, folder: Path, nodes: int = 2000) -> None:
         ("receiver up", f"http://127.0.0.1:{port}"),
         ("receiver down", f"http://127.0.0.1:{free_port()}"),
     ):
-        reporter = Reporter(url=url, spool_dir=folder / f"spool-{label.split()[1]}")
+        reporter = Reporter(url=url, token=token, spool_dir=folder / f"spool-{label.split()[1]}")
         timings = []
         for run_index in range(nodes // 10):
             with reporter.run(f"bench-{label.split()[1]}", name="Reporter bench") as run:
@@ -355,6 +422,20 @@ def bench_reporter(port: int, folder: Path, nodes: int = 2000) -> None:
             "p50 ≤ 50 µs",
             p50 <= 50,
         )
+    runs = nodes // 10
+    delivered = count_runs(port, "bench-up")
+    line("receiver up: runs delivered", f"{delivered} / {runs}", str(runs), delivered == runs)
+    spooled = len(list((folder / "spool-down").glob("*.json")))
+    line("receiver down: runs spooled", f"{spooled} / {runs}", str(runs), spooled == runs)
+
+
+def count_runs(port: int, workflow_id: str) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.request("GET", f"/api/executions?workflowId={workflow_id}&limit=1")
+    answer = connection.getresponse()
+    total = int(json.loads(answer.read())["total"]) if answer.status == 200 else -answer.status
+    connection.close()
+    return total
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -362,9 +443,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3000, help="runs per throughput phase")
     parser.add_argument("--overload-seconds", type=float, default=60)
     parser.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--stub-store-server", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.bare_server:
         bare_server(args.bare_server)
+        return 0
+    if args.stub_store_server:
+        stub_store_server(args.stub_store_server, args.folder)
         return 0
     print(f"Hindsight ingest benchmark — {CLIENTS} keep-alive clients, {os.cpu_count()} cores")
     generator = RunGenerator(seed=5, total_runs=1_000_000)
@@ -380,6 +466,23 @@ def main(argv: list[str] | None = None) -> int:
         ceiling = bench_single(port, bodies, "one report per request")
     finally:
         stop(bare)
+
+    print("\nReceiver without the store (replace_runs stubbed out; everything else real)")
+    with tempfile.TemporaryDirectory(prefix="hindsight-stub-") as name:
+        port = free_port()
+        stub = subprocess.Popen(
+            [sys.executable, __file__, "--stub-store-server", str(port), "--folder", name],
+            env=server_env(Path(name)),
+        )
+        try:
+            wait_listening(port, stub)
+            outside = bench_single(port, bodies, "one report per request")
+            line("share of the bare-server ceiling", f"{outside / ceiling * 100:.0f} %")
+        finally:
+            stop(stub)
+
+    print("\nThe store alone, in this process (the writer's share of each run)")
+    bench_store_alone(bodies, group=32)
 
     with tempfile.TemporaryDirectory(prefix="hindsight-ingest-") as name:
         folder = Path(name)

@@ -84,7 +84,7 @@ def test_logs_append_in_order_and_sequence_continues(ingest: Any) -> None:
         (2, "warn", "two"),
         (3, "info", "three"),
     ]
-    assert logs[-1].data_json == '{"k": 1}'
+    assert logs[-1].data_json == '{"k":1}'
     assert [h.field for h in search_hits("three")] == ["log"]
 
 
