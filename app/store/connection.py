@@ -16,6 +16,7 @@ from typing import Any
 from peewee import Database, DatabaseError, OperationalError, PostgresqlDatabase, SqliteDatabase
 
 from app.config import DatabaseTarget, describe_database, is_postgres_url
+from app.store.migrations.progress import ProgressCallback
 from app.store.models import db
 from app.store.schema import SchemaError, ensure_schema
 
@@ -33,6 +34,10 @@ SQLITE_PRAGMAS = {
     "busy_timeout": BUSY_TIMEOUT_MS,
 }
 
+# Pages of new files: a node's packed payload (~700 bytes) left a fifth of each 4 KiB page
+# unused; 8 KiB pages halve that waste and write a little faster.
+PAGE_SIZE = 8192
+
 # Key of the transaction-level advisory lock every PostgreSQL write takes, so writers from
 # several processes queue up as they do on SQLite's single write lock ("hindsight" in hex).
 PG_WRITE_LOCK_KEY = 0x68696E6473696768
@@ -49,15 +54,19 @@ def _bind(database: Database) -> None:
     db.initialize(database)
 
 
-def open_database(target: DatabaseTarget) -> Database:
+def open_database(target: DatabaseTarget, progress: ProgressCallback | None = None) -> Database:
     """Open the history at `target` (a SQLite path or a PostgreSQL URL), creating or
-    upgrading its schema, and bind the models to it."""
+    upgrading its schema, and bind the models to it.
+
+    An upgrade of a big history can take minutes: `progress(message, done, total)` is then
+    called on this thread at least every half second (never when no upgrade is needed).
+    """
     if is_postgres_url(target):
-        return _open_postgres(str(target))
-    return _open_sqlite(Path(target))
+        return _open_postgres(str(target), progress)
+    return _open_sqlite(Path(target), progress)
 
 
-def _open_sqlite(path: Path) -> SqliteDatabase:
+def _open_sqlite(path: Path, progress: ProgressCallback | None = None) -> SqliteDatabase:
     path = path.expanduser().resolve()
     log.info("Opening history %s with SQLite %s", path, sqlite3.sqlite_version)
     try:
@@ -73,13 +82,15 @@ def _open_sqlite(path: Path) -> SqliteDatabase:
     try:
         if is_new:
             # Only a new file can get incremental auto-vacuum (freed pages given back in
-            # steps), and only before its first table and before WAL mode is set.
+            # steps) and a page size of its own, and only before its first table and
+            # before WAL mode is set.
             with sqlite3.connect(path) as bootstrap:
+                bootstrap.execute(f"PRAGMA page_size = {PAGE_SIZE}")
                 bootstrap.execute("PRAGMA auto_vacuum = incremental")
                 bootstrap.execute("VACUUM")
             bootstrap.close()
         database.connect(reuse_if_open=True)
-        ensure_schema(database, sqlite_path=path)
+        ensure_schema(database, sqlite_path=path, progress=progress)
     except SchemaError as exc:
         database.close()
         raise StoreError(f"{path}: {exc}") from exc
@@ -92,7 +103,7 @@ def _open_sqlite(path: Path) -> SqliteDatabase:
     return database
 
 
-def _open_postgres(url: str) -> PostgresqlDatabase:
+def _open_postgres(url: str, progress: ProgressCallback | None = None) -> PostgresqlDatabase:
     shown = describe_database(url)
     # psycopg takes the URL as a libpq connection string, which spells the scheme either way.
     conninfo = "postgresql://" + url.split("://", 1)[1]
@@ -113,7 +124,7 @@ def _open_postgres(url: str) -> PostgresqlDatabase:
     version = database.server_version
     log.info("Opening history %s on PostgreSQL %d.%d", shown, version // 10000, version % 10000)
     try:
-        ensure_schema(database)
+        ensure_schema(database, progress=progress)
     except SchemaError as exc:
         database.close()
         raise StoreError(f"{shown}: {exc}") from exc

@@ -11,15 +11,21 @@ version, and the file backup is SQLite's alone (back a server up with its own to
 from __future__ import annotations
 
 import shutil
+import sqlite3
+import threading
 from pathlib import Path
 
 from peewee import Database, SqliteDatabase
 
 from app.store.migrations import STEPS
+from app.store.migrations.progress import INTERVAL, MigrationProgress, ProgressCallback
 from app.store.models import ALL_MODELS, Run, SchemaInfo
 from app.store.search import create_search_table
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+_COPY_CHUNK = 16 * 1024 * 1024
+_AUTOCHECKPOINT_PAGES = 1000  # SQLite's default
+_CHECKPOINT_BUSY_S = 5.0
 
 
 class SchemaError(RuntimeError):
@@ -40,8 +46,29 @@ def _set_version(version: int) -> None:
     ).execute()
 
 
-def ensure_schema(database: Database, sqlite_path: Path | None = None) -> int:
-    """Create or upgrade the schema; return the version the database now has."""
+def _backup(source: Path, target: Path, progress: MigrationProgress) -> None:
+    """shutil.copy2 in chunks, so a big file's copy reports progress as it goes."""
+    progress.phase("Backing up the database before upgrading it", source.stat().st_size)
+    with source.open("rb") as reader, target.open("wb") as writer:
+        done = 0
+        while chunk := reader.read(_COPY_CHUNK):
+            writer.write(chunk)
+            done += len(chunk)
+            progress.advance(done)
+    shutil.copystat(source, target)
+    progress.finish_phase()
+
+
+def ensure_schema(
+    database: Database,
+    sqlite_path: Path | None = None,
+    progress: ProgressCallback | None = None,
+) -> int:
+    """Create or upgrade the schema; return the version the database now has.
+
+    `progress(message, done, total)` is called on this thread, at least every half second,
+    while a migration runs (never when none is needed).
+    """
     version = read_schema_version(database)
     if version is None:
         if database.get_tables():
@@ -63,19 +90,25 @@ def ensure_schema(database: Database, sqlite_path: Path | None = None) -> int:
             f"this version understands up to {SCHEMA_VERSION}. Upgrade Hindsight to open it "
             "(the database was not modified)."
         )
+    reporter = MigrationProgress(progress)
     if version < SCHEMA_VERSION and sqlite_path is not None:
         backup = sqlite_path.with_name(f"{sqlite_path.name}.v{version}.bak")
-        database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        shutil.copy2(sqlite_path, backup)
+        _checkpoint(sqlite_path, reporter, "Preparing the database for its backup")
+        _backup(sqlite_path, backup, reporter)
     is_sqlite = isinstance(database, SqliteDatabase)
     if is_sqlite:
         # SQLite rebuilds a table to change a column; with foreign keys on, dropping the old
         # table would cascade-delete every child row. Keys are checked before each commit.
         database.execute_sql("PRAGMA foreign_keys = OFF")
+        # A migration writes the whole file again into the WAL; copying that back at commit
+        # (the automatic checkpoint) would take seconds without a word of progress, so it
+        # is done afterwards, reporting (`_checkpoint`).
+        database.execute_sql("PRAGMA wal_autocheckpoint = 0")
     try:
         while version < SCHEMA_VERSION:
-            with database.atomic():
-                STEPS[version](database)
+            with database.atomic(), reporter.watching(database):
+                STEPS[version](database, reporter)
+                reporter.phase("Checking references between tables", 1)
                 if is_sqlite and database.execute_sql("PRAGMA foreign_key_check").fetchone():
                     raise SchemaError(
                         f"migrating to schema version {version + 1} broke a foreign key; "
@@ -86,8 +119,40 @@ def ensure_schema(database: Database, sqlite_path: Path | None = None) -> int:
     finally:
         if is_sqlite:
             database.execute_sql("PRAGMA foreign_keys = ON")
-    _add_missing_indexes()
+            database.execute_sql(f"PRAGMA wal_autocheckpoint = {_AUTOCHECKPOINT_PAGES}")
+    with reporter.watching(database):
+        _add_missing_indexes()
+    if sqlite_path is not None:
+        _checkpoint(sqlite_path, reporter, "Writing the upgraded database")
     return version
+
+
+def _checkpoint(sqlite_path: Path, reporter: MigrationProgress, message: str) -> None:
+    """Copy the WAL into the database file (PRAGMA wal_checkpoint(TRUNCATE)) on a
+    connection of its own in a worker thread, while this thread keeps reporting: after a
+    migration the WAL holds about the whole file, which takes seconds to copy back."""
+    finished = threading.Event()
+    failure: list[BaseException] = []
+
+    def checkpoint() -> None:
+        try:
+            connection = sqlite3.connect(sqlite_path, timeout=_CHECKPOINT_BUSY_S)
+            try:
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                connection.close()
+        except BaseException as exc:  # handed to the opening thread below
+            failure.append(exc)
+        finally:
+            finished.set()
+
+    reporter.phase(message, 1)
+    threading.Thread(target=checkpoint, name="hindsight-checkpoint", daemon=True).start()
+    while not finished.wait(INTERVAL):
+        reporter.heartbeat()
+    if failure:
+        raise failure[0]
+    reporter.finish_phase()
 
 
 def _add_missing_indexes() -> None:

@@ -4,8 +4,9 @@
 
 Figures:
 - batched write of runs (the receiver's path: `replace_runs`, one transaction per group of
-  reports) against the raw ceiling: plain `sqlite3` `executemany` of the very same rows in
-  the same number of transactions, on a fresh file with the same schema and pragmas;
+  reports) against the raw ceiling: plain `executemany` of the very same rows in the same
+  number of transactions: `sqlite3` on a fresh file with the same schema and pragmas, or
+  for a database URL psycopg on the same (emptied) PostgreSQL database;
 - database bytes per run (search index included) against the reports' JSON bytes per run;
 - with `--runs` runs (default 1,000,000; no node payloads): first page (50 rows) per single
   filter and for combined filters, total counts, one run with 20 nodes;
@@ -36,10 +37,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a plain s
 
 from peewee import SqliteDatabase
 
-from app.store import queries, search, stats, writes
+from app.store import queries, search, search_pg, stats, writes
+from app.store.backend import is_postgres
 from app.store.connection import SQLITE_PRAGMAS, close_database, open_database
 from app.store.filters import RunFilter
-from app.store.models import BaseModel, Run, SchemaInfo, db
+from app.store.models import ALL_MODELS, BaseModel, Run, SchemaInfo, db
 from app.store.records import RunRecord
 from app.store.schema import SCHEMA_VERSION
 from app.store.status import Status
@@ -135,11 +137,14 @@ def ensure_dataset(target: str, runs: int, payloads: bool, seed: int) -> None:
 
 
 # -- write throughput ----------------------------------------------------------------------
+RawRows = list[tuple[str, list[str], list[tuple[Any, ...]]]]
+
+
 @contextmanager
-def captured_rows() -> Iterator[list[tuple[str, list[str], list[tuple[Any, ...]]]]]:
+def captured_rows() -> Iterator[RawRows]:
     """Record the rows the store inserts (table, columns, values as stored) instead of
     inserting them, so the raw ceiling writes exactly the same rows."""
-    captured: list[tuple[str, list[str], list[tuple[Any, ...]]]] = []
+    captured: RawRows = []
 
     def capture(model: type[BaseModel], rows: list[dict[str, Any]]) -> None:
         if not rows:
@@ -149,31 +154,36 @@ def captured_rows() -> Iterator[list[tuple[str, list[str], list[tuple[Any, ...]]
         values = [tuple(field.db_value(row[field.name]) for field in fields) for row in rows]
         captured.append((model._meta.table_name, columns, values))
 
-    def capture_index(rows: Any) -> None:
-        for table, columns, values in search.raw_index_rows(rows):
-            captured.append((table, columns, values))
+    def capture_index(entries: Any) -> None:
+        raw = search_pg.raw_index_rows if is_postgres() else search.raw_index_rows
+        captured.extend(raw(entries))
 
-    original_rows, original_index = writes._insert_rows, writes.index_rows
-    writes._insert_rows, writes.index_rows = capture, capture_index  # type: ignore[assignment]
+    original_rows, original_index = writes._insert_rows, writes.index_entries
+    writes._insert_rows, writes.index_entries = capture, capture_index  # type: ignore[assignment]
     try:
         yield captured
     finally:
-        writes._insert_rows, writes.index_rows = original_rows, original_index  # type: ignore[assignment]
+        writes._insert_rows, writes.index_entries = original_rows, original_index  # type: ignore[assignment]
+
+
+def store_rows(batches: list[list[RunRecord]]) -> list[RawRows]:
+    """The rows the store writes for the batches, split into one list per batch (the open
+    database is left as it was)."""
+    with db.atomic() as transaction, captured_rows() as rows:
+        writes._insert_runs([record for batch in batches for record in batch])
+        transaction.rollback()
+    return _split_by_batch(rows, batches)
 
 
 def raw_ceiling(path: Path, batches: list[list[RunRecord]]) -> float:
     """Runs/s of plain sqlite3 executemany of the store's rows, one transaction per batch."""
     open_target(str(path))  # same schema as the store creates
-    with db.atomic() as transaction, captured_rows() as rows:
-        writes._insert_runs([record for batch in batches for record in batch])
-        transaction.rollback()
+    prepared = store_rows(batches)
     close_database()
-    return _raw_insert(path, _split_by_batch(rows, batches))
+    return _raw_insert(path, prepared)
 
 
-def _split_by_batch(
-    rows: list[tuple[str, list[str], list[tuple[Any, ...]]]], batches: list[list[RunRecord]]
-) -> list[list[tuple[str, list[str], list[tuple[Any, ...]]]]]:
+def _split_by_batch(rows: RawRows, batches: list[list[RunRecord]]) -> list[RawRows]:
     """Every row goes into the transaction of the run it belongs to, as in the store."""
     batch_of_run = {record.id: k for k, batch in enumerate(batches) for record in batch}
     batch_of_pk: dict[str, dict[Any, int]] = {}
@@ -182,7 +192,7 @@ def _split_by_batch(
         "log_payload": "log_entry",
         "artifact_payload": "artifact",
     }
-    prepared: list[list[tuple[str, list[str], list[tuple[Any, ...]]]]] = [[] for _ in batches]
+    prepared: list[RawRows] = [[] for _ in batches]
     for table, columns, values in rows:
         parts: list[list[tuple[Any, ...]]] = [[] for _ in batches]
         for value in values:
@@ -191,10 +201,10 @@ def _split_by_batch(
                 k = batch_of_run[row["id"]]
             elif table in parents:
                 k = batch_of_pk[parents[table]][value[0]]
-            elif table == search.SEARCH_TABLE:
+            elif "run_id" not in row:  # SQLite's search index: rowid = node pk or -log pk
                 rowid = row["rowid"]
                 k = (
-                    batch_of_pk["node_execution"][rowid // 8]
+                    batch_of_pk["node_execution"][rowid]
                     if rowid > 0
                     else batch_of_pk["log_entry"][-rowid]
                 )
@@ -209,9 +219,7 @@ def _split_by_batch(
     return prepared
 
 
-def _raw_insert(
-    path: Path, prepared: list[list[tuple[str, list[str], list[tuple[Any, ...]]]]]
-) -> float:
+def _raw_insert(path: Path, prepared: list[RawRows]) -> float:
     runs = sum(len(values) for batch in prepared for table, _, values in batch if table == "run")
     connection = sqlite3.connect(path, isolation_level=None)
     for name, value in SQLITE_PRAGMAS.items():
@@ -241,20 +249,74 @@ def store_write(path: Path, batches: list[list[RunRecord]]) -> float:
     return sum(len(b) for b in batches) / elapsed
 
 
-def bench_writes(write_runs: int, seed: int) -> None:
+def _empty_postgres() -> None:
+    """Every history table emptied at once (the cached data sets are rebuilt next time)."""
+    tables = ", ".join(
+        f'"{model._meta.table_name}"' for model in ALL_MODELS if model is not SchemaInfo
+    )
+    db.execute_sql(f'TRUNCATE {tables}, "{search_pg.SEARCH_TABLE}" RESTART IDENTITY CASCADE')
+    SchemaInfo.delete().where(SchemaInfo.key == "bench_dataset").execute()
+
+
+def store_write_postgres(url: str, batches: list[list[RunRecord]]) -> float:
+    open_target(url)
+    _empty_postgres()
+    start = time.perf_counter()
+    for batch in batches:
+        writes.replace_runs(batch)
+    elapsed = time.perf_counter() - start
+    _empty_postgres()
+    close_database()
+    return sum(len(b) for b in batches) / elapsed
+
+
+def raw_ceiling_postgres(url: str, batches: list[list[RunRecord]]) -> float:
+    """Runs/s of plain psycopg `executemany` of the store's rows (the search index's words
+    through the same `array_to_tsvector` the store uses), one transaction per batch."""
+    open_target(url)
+    _empty_postgres()
+    prepared = store_rows(batches)
+    runs = sum(len(b) for b in batches)
+    start = time.perf_counter()
+    for rows in prepared:
+        with db.atomic():
+            cursor = db.cursor()
+            for table, columns, values in rows:
+                placeholders = ", ".join(
+                    "array_to_tsvector(%s::text[])" if column == "words" else "%s"
+                    for column in columns
+                )
+                names = ", ".join(f'"{c}"' for c in columns)
+                cursor.executemany(
+                    f'INSERT INTO "{table}" ({names}) VALUES ({placeholders})', values
+                )
+    elapsed = time.perf_counter() - start
+    _empty_postgres()
+    close_database()
+    return runs / elapsed
+
+
+def bench_writes(target: str, write_runs: int, seed: int) -> None:
     print(f"\nBatched write: {write_runs:,} runs with payloads, {GROUP} per transaction")
     generator = RunGenerator(seed=seed + 1, total_runs=write_runs)
     batch_records = records(generator, 0, write_runs, True)
     batches = [batch_records[i : i + GROUP] for i in range(0, write_runs, GROUP)]
-    with tempfile.TemporaryDirectory(prefix="hindsight-bench-") as folder:
-        store_rates, raw_rates = [], []
-        for attempt in range(3):  # alternate, so both see the same machine load
-            store_rates.append(store_write(Path(folder) / f"store{attempt}.db", batches))
-            raw_rates.append(raw_ceiling(Path(folder) / f"raw{attempt}.db", batches))
+    store_rates, raw_rates = [], []
+    if is_url(target):
+        for _ in range(3):  # alternate, so both see the same machine load
+            store_rates.append(store_write_postgres(target, batches))
+            raw_rates.append(raw_ceiling_postgres(target, batches))
+        raw_label = "raw ceiling (psycopg executemany)"
+    else:
+        with tempfile.TemporaryDirectory(prefix="hindsight-bench-") as folder:
+            for attempt in range(3):
+                store_rates.append(store_write(Path(folder) / f"store{attempt}.db", batches))
+                raw_rates.append(raw_ceiling(Path(folder) / f"raw{attempt}.db", batches))
+        raw_label = "raw ceiling (sqlite3 executemany)"
     store_rate, raw_rate = max(store_rates), max(raw_rates)
     share = store_rate / raw_rate * 100
     line("store (replace_runs)", f"{store_rate:,.0f} runs/s")
-    line("raw ceiling (sqlite3 executemany)", f"{raw_rate:,.0f} runs/s")
+    line(raw_label, f"{raw_rate:,.0f} runs/s")
     line("store / raw ceiling", f"{share:.0f} %", "≥ 60 %", share >= 60)
 
 
@@ -422,7 +484,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.db if is_url(args.db) else f"{args.db}-{kind}-{runs}.db"
 
     if "write" in parts:
-        bench_writes(args.write_runs, args.seed)
+        bench_writes(args.db, args.write_runs, args.seed)
     if "listing" in parts:
         bench_listing(target("listing", args.runs), args.runs, args.seed)
     if "payload" in parts:

@@ -13,14 +13,11 @@ from app.store.search import match_expression, search_hits
 from app.store.search_pg import query_expression
 from tests.conftest import make_report
 from tests.ingest.test_report import full_report
+from tests.store.index_size import index_size
 
 
 def _store(report: dict[str, object]) -> None:
     writes.replace_runs([decode_report(json.dumps(report).encode())])
-
-
-def _index_size() -> int:
-    return int(db.execute_sql("SELECT COUNT(*) FROM search_index").fetchone()[0])
 
 
 def test_text_filter_finds_runs_by_payload_error_log_and_llm_text(database: Path) -> None:
@@ -62,14 +59,14 @@ def test_hit_names_run_node_and_field(database: Path) -> None:
 
 def test_replacing_and_deleting_runs_keeps_the_index_exact(database: Path) -> None:
     _store(make_report("r"))
-    indexed = _index_size()
+    indexed = index_size()
     assert indexed > 0
     _store(make_report("r"))  # re-post: same entries, not twice as many
-    assert _index_size() == indexed
+    assert index_size() == indexed
     _store(make_report("r", status="success"))
     assert search_hits("ValueError") == []
     writes.delete_runs(["r"])
-    assert _index_size() == 0
+    assert index_size() == 0
 
 
 def test_clear_workflow_unindexes_in_chunks(database: Path) -> None:
