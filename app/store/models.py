@@ -70,6 +70,7 @@ class Run(BaseModel):
             (("status", "started_at"), False),  # a status filter's first page, in order
             (("duration_ms", "id"), False),  # keyset pagination, slowest first
             (("workflow_id", "started_at"), False),
+            (("workflow_id", "duration_ms"), False),  # duration percentiles per workflow
             (("project_id", "started_at"), False),
             (("user_id", "started_at"), False),
             (("status", "received_at"), False),  # finding stale running runs

@@ -24,7 +24,6 @@ from app.store.search import create_search_table
 
 SCHEMA_VERSION = 4
 _COPY_CHUNK = 16 * 1024 * 1024
-_AUTOCHECKPOINT_PAGES = 1000  # SQLite's default
 _CHECKPOINT_BUSY_S = 5.0
 
 
@@ -100,9 +99,16 @@ def ensure_schema(
         # SQLite rebuilds a table to change a column; with foreign keys on, dropping the old
         # table would cascade-delete every child row. Keys are checked before each commit.
         database.execute_sql("PRAGMA foreign_keys = OFF")
-        # A migration writes the whole file again into the WAL; copying that back at commit
-        # (the automatic checkpoint) would take seconds without a word of progress, so it
-        # is done afterwards, reporting (`_checkpoint`).
+        # A migration writes about the whole file again into the WAL. Syncing that at commit
+        # and copying it back (the automatic checkpoint) would take seconds without a word
+        # of progress, so both are left to `_checkpoint` afterwards, which reports. Until
+        # then a power cut could only undo the migration (WAL mode never corrupts the file
+        # with synchronous NORMAL), and the backup was taken before it began.
+        restore = {
+            pragma: database.execute_sql(f"PRAGMA {pragma}").fetchone()[0]
+            for pragma in ("synchronous", "wal_autocheckpoint")
+        }
+        database.execute_sql("PRAGMA synchronous = NORMAL")
         database.execute_sql("PRAGMA wal_autocheckpoint = 0")
     try:
         while version < SCHEMA_VERSION:
@@ -119,7 +125,8 @@ def ensure_schema(
     finally:
         if is_sqlite:
             database.execute_sql("PRAGMA foreign_keys = ON")
-            database.execute_sql(f"PRAGMA wal_autocheckpoint = {_AUTOCHECKPOINT_PAGES}")
+            for pragma, value in restore.items():
+                database.execute_sql(f"PRAGMA {pragma} = {int(value)}")
     with reporter.watching(database):
         _add_missing_indexes()
     if sqlite_path is not None:

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from peewee import SQL, Case, Select, fn
+from peewee import SQL, Case, fn
 
 from app.store.backend import is_postgres
 from app.store.filters import RunFilter
-from app.store.models import NodeExecution, Run, db
+from app.store.models import NodeExecution, Run
 from app.store.rows import tuple_rows
 from app.store.status import Status
 
@@ -133,23 +133,26 @@ def workflow_stats(where: RunFilter = RunFilter()) -> list[WorkflowStats]:  # no
 
 
 def _duration_percentiles(over_selected: Any, timed: dict[str, int]) -> dict[tuple[str, int], int]:
-    """(workflow, rank) -> duration at that rank, for the p50 and p95 ranks only: the
-    database numbers each workflow's durations in order and hands back just those rows."""
-    ranks = sorted({_rank(f, n) for n in timed.values() if n for f in (0.50, 0.95)})
-    if not ranks:
-        return {}
-    position = fn.ROW_NUMBER().over(partition_by=[Run.workflow_id], order_by=[Run.duration_ms])
-    numbered = (
-        over_selected(Run.workflow_id, Run.duration_ms, position.alias("position"))
-        .where(Run.duration_ms.is_null(False))
-        .alias("numbered")
-    )
-    query = (
-        Select([numbered], [numbered.c.workflow_id, numbered.c.position, numbered.c.duration_ms])
-        .where(numbered.c.position.in_(ranks))
-        .bind(db)
-    )
-    return {(workflow_id, int(rank)): duration for workflow_id, rank, duration in query.tuples()}
+    """(workflow, rank) -> duration at that rank, for the p50 and p95 ranks only.
+
+    Each value is one row read at an offset along the (workflow_id, duration_ms) index, so
+    nothing is sorted: numbering every run's duration with ROW_NUMBER sorted the whole
+    selection (125 ms of 300 for 100,000 runs).
+    """
+    found: dict[tuple[str, int], int] = {}
+    for workflow_id, count in timed.items():
+        for rank in sorted({_rank(f, count) for f in (0.50, 0.95)} if count else ()):
+            query = (
+                over_selected(Run.duration_ms)
+                .where((Run.workflow_id == workflow_id) & Run.duration_ms.is_null(False))
+                .order_by(Run.duration_ms)
+                .limit(1)
+                .offset(rank - 1)
+            )
+            row = next(iter(tuple_rows(query)), None)
+            if row is not None:
+                found[(workflow_id, rank)] = row[0]
+    return found
 
 
 def _latest_names(over_selected: Any) -> dict[str, str]:

@@ -17,7 +17,7 @@ from peewee import Database, SqliteDatabase
 
 from app.store.migrations.progress import MigrationProgress
 
-_CHUNK = 2000
+_CHUNK = 500  # nodes per step: well under the half second between progress reports
 _OLD_COLUMNS = (
     "input_json",
     "output_json",
@@ -121,13 +121,13 @@ def _upgrade_sqlite(database: SqliteDatabase, progress: MigrationProgress) -> No
     progress.phase("Indexing log messages", highest)
     # Highest id first, so the rowids (-id) ascend: FTS5 starts a new segment whenever a
     # rowid is lower than the one before.
-    for high in range(highest, 0, -_CHUNK * 10):
+    for high in range(highest, 0, -_CHUNK * 40):
         database.execute_sql(
             "INSERT INTO search_index (rowid, log) SELECT -id, message FROM log_entry "
             "WHERE id > ? AND id <= ? AND message != '' ORDER BY id DESC",
-            [high - _CHUNK * 10, high],
+            [high - _CHUNK * 40, high],
         )
-        progress.advance(highest - high + _CHUNK * 10)
+        progress.advance(highest - high + _CHUNK * 40)
     progress.finish_phase()
     _empty_in_chunks(database, "node_payload", progress, "Removing the old node payloads")
     database.execute_sql('DROP TABLE "node_payload"')
@@ -154,7 +154,7 @@ def _empty_in_chunks(
     while True:
         deleted = database.execute_sql(
             f'DELETE FROM "{table}" WHERE rowid IN (SELECT rowid FROM "{table}" '
-            f"WHERE rowid > ? ORDER BY rowid LIMIT {_CHUNK * 5})",
+            f"WHERE rowid > ? ORDER BY rowid LIMIT {_CHUNK * 20})",
             [keep_upto],
         ).rowcount
         if deleted <= 0:
