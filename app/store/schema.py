@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import threading
 from pathlib import Path
 
 from peewee import Database, SqliteDatabase
 
 from app.store.migrations import STEPS
-from app.store.migrations.progress import INTERVAL, MigrationProgress, ProgressCallback
+from app.store.migrations.progress import MigrationProgress, ProgressCallback
 from app.store.models import ALL_MODELS, Run, SchemaInfo
 from app.store.search import create_search_table
 
@@ -122,44 +121,42 @@ def ensure_schema(
                     )
                 version += 1
                 _set_version(version)
+                if is_sqlite:
+                    _commit_reporting(database, reporter)
+        with reporter.watching(database):
+            _add_missing_indexes()
+        if sqlite_path is not None:
+            _checkpoint(sqlite_path, reporter, "Writing the upgraded database")
     finally:
         if is_sqlite:
             database.execute_sql("PRAGMA foreign_keys = ON")
             for pragma, value in restore.items():
                 database.execute_sql(f"PRAGMA {pragma} = {int(value)}")
-    with reporter.watching(database):
-        _add_missing_indexes()
-    if sqlite_path is not None:
-        _checkpoint(sqlite_path, reporter, "Writing the upgraded database")
     return version
+
+
+def _commit_reporting(database: Database, reporter: MigrationProgress) -> None:
+    """Commit the step's transaction on a worker thread while this one reports: the commit
+    writes out what the cache still holds, a second or more after a big step. A new, empty
+    transaction is then begun for the enclosing `atomic()` block to commit on its exit."""
+    connection = database.connection()
+    reporter.run("Saving the upgrade", lambda: connection.execute("COMMIT"))
+    connection.execute("BEGIN")
 
 
 def _checkpoint(sqlite_path: Path, reporter: MigrationProgress, message: str) -> None:
     """Copy the WAL into the database file (PRAGMA wal_checkpoint(TRUNCATE)) on a
-    connection of its own in a worker thread, while this thread keeps reporting: after a
-    migration the WAL holds about the whole file, which takes seconds to copy back."""
-    finished = threading.Event()
-    failure: list[BaseException] = []
+    connection of its own, while this thread keeps reporting: after a migration the WAL
+    holds about the whole file, which takes seconds to copy back."""
 
     def checkpoint() -> None:
+        connection = sqlite3.connect(sqlite_path, timeout=_CHECKPOINT_BUSY_S)
         try:
-            connection = sqlite3.connect(sqlite_path, timeout=_CHECKPOINT_BUSY_S)
-            try:
-                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            finally:
-                connection.close()
-        except BaseException as exc:  # handed to the opening thread below
-            failure.append(exc)
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
-            finished.set()
+            connection.close()
 
-    reporter.phase(message, 1)
-    threading.Thread(target=checkpoint, name="hindsight-checkpoint", daemon=True).start()
-    while not finished.wait(INTERVAL):
-        reporter.heartbeat()
-    if failure:
-        raise failure[0]
-    reporter.finish_phase()
+    reporter.run(message, checkpoint)
 
 
 def _add_missing_indexes() -> None:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
 
 from app.store import queries, schema, writes
 from app.store.connection import close_database, open_database
+from app.store.migrations.progress import MigrationProgress
 from app.store.models import NodeExecution, NodePayload, SchemaInfo, db
-from app.store.packed import unpack
+from app.store.packed import pack, unpack
 from app.store.schema import SCHEMA_VERSION
 from app.store.search import search_hits
 from tests.store.index_size import index_size
@@ -264,6 +266,7 @@ def test_schema_3_keeps_every_row_packs_node_payloads_together_and_reports_progr
         "Repacking node payloads and rebuilding the search index",
         "Indexing log messages",
         "Removing the old node payloads",
+        "Saving the upgrade",
     ):
         assert phase in messages
     assert messages[-1] == "Writing the upgraded database"
@@ -274,3 +277,90 @@ def test_schema_3_keeps_every_row_packs_node_payloads_together_and_reports_progr
     open_database(path, progress=lambda *args: calls.append(args))
     close_database()
     assert calls == []
+
+
+def test_work_on_a_worker_thread_is_reported_until_it_ends() -> None:
+    calls: list[tuple[str, int, int]] = []
+    release = threading.Event()
+
+    def callback(message: str, done: int, total: int) -> None:
+        calls.append((message, done, total))
+        if len(calls) >= 3:
+            release.set()  # the work ends only once heartbeats have arrived
+
+    reporter = MigrationProgress(callback)
+    reporter.run("Saving the upgrade", lambda: release.wait(10))
+    assert calls[0] == ("Saving the upgrade", 0, 1)
+    assert calls[-1] == ("Saving the upgrade", 1, 1)
+    assert len(calls) >= 4
+
+    def fail() -> None:
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        reporter.run("Writing the upgraded database", fail)
+
+
+def test_watching_nests_and_keeps_the_handler_until_the_outermost_ends(db_path: Path) -> None:
+    database = open_database(db_path)
+    try:
+        reporter = MigrationProgress(lambda *_: None)
+        beats: list[int] = []
+        reporter.heartbeat = lambda: beats.append(1)  # type: ignore[method-assign]
+        count = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000) "
+        count += "SELECT COUNT(*) FROM n"
+        with reporter.watching(database):
+            with reporter.watching(database):
+                pass
+            database.execute_sql(count).fetchone()  # still watched after the inner one ended
+        assert beats
+        beats.clear()
+        database.execute_sql(count).fetchone()
+        assert beats == []
+    finally:
+        close_database()
+
+
+def test_postgres_schema_3_node_payloads_become_one_packed_value(postgres_url: str) -> None:
+    """A PostgreSQL history at schema 3 (one bytea per payload field, each packed on its
+    own) keeps every field and its search entries through the upgrade."""
+    from app.ingest.report import decode_report
+    from tests.ingest.test_report import full_report_bytes
+
+    open_database(postgres_url)
+    try:
+        writes.replace_runs([decode_report(full_report_bytes())])
+        expected = _all_payloads()
+        hits_before = {(h.run_id, h.node_id, h.field) for h in search_hits("Traceback")}
+        # Turn the tables back into schema 3's layout, the values into its format.
+        columns = ("input_json", "output_json", "error_stack", "metrics_json")
+        columns += ("llm_prompt_json", "llm_response_json")
+        for column in columns:
+            db.execute_sql(f'ALTER TABLE node_payload ADD COLUMN "{column}" BYTEA')
+        for pk, payload in expected.items():
+            assert payload is not None
+            values = [getattr(payload, column) for column in columns]
+            db.execute_sql(
+                "UPDATE node_payload SET "
+                + ", ".join(f'"{c}" = %s' for c in columns)
+                + " WHERE node_id = %s",
+                [None if v is None else pack(v) for v in values] + [pk],
+            )
+        db.execute_sql("ALTER TABLE node_payload DROP COLUMN payload")
+        db.execute_sql(
+            'CREATE UNIQUE INDEX "node_execution_run_id_position" '
+            'ON "node_execution" ("run_id", "position")'
+        )
+        db.execute_sql("UPDATE hindsight_schema SET value = '3' WHERE key = 'schema_version'")
+    finally:
+        close_database()
+
+    calls: list[str] = []
+    open_database(postgres_url, progress=lambda message, done, total: calls.append(message))
+    try:
+        assert int(SchemaInfo.get(SchemaInfo.key == "schema_version").value) == SCHEMA_VERSION
+        assert _all_payloads() == expected
+        assert {(h.run_id, h.node_id, h.field) for h in search_hits("Traceback")} == hits_before
+        assert "Repacking node payloads" in calls
+    finally:
+        close_database()

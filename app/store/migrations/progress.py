@@ -8,6 +8,7 @@ handler while one long statement runs (a heartbeat repeating the last figures).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,6 +31,10 @@ class MigrationProgress:
         self._done = 0
         self._total = 0
         self._last = 0.0
+        self._watching = 0
+        # Reports go to the opening thread only (the progress handler also fires for
+        # statements that `run` hands to a worker thread).
+        self._owner = threading.get_ident()
 
     def phase(self, message: str, total: int) -> None:
         """Start a phase of `total` units of work (reported at once)."""
@@ -50,13 +55,18 @@ class MigrationProgress:
             self._report()
 
     def _report(self) -> None:
+        if threading.get_ident() != self._owner:
+            return
         self._last = time.monotonic()
         if self._callback is not None:
             self._callback(self._message, self._done, self._total)
 
     @contextmanager
     def watching(self, database: Database) -> Iterator[None]:
-        """Keep reporting while single long SQLite statements run (index builds, drops)."""
+        """Keep reporting while single long SQLite statements run (index builds, checks).
+
+        Nests: the handler stays until the outermost `watching` ends.
+        """
         if self._callback is None or not isinstance(database, SqliteDatabase):
             yield
             return
@@ -66,8 +76,35 @@ class MigrationProgress:
             self.heartbeat()
             return 0  # 0: go on (non-zero would interrupt the statement)
 
-        connection.set_progress_handler(handler, _HANDLER_STEPS)
+        self._watching += 1
+        if self._watching == 1:
+            connection.set_progress_handler(handler, _HANDLER_STEPS)
         try:
             yield
         finally:
-            connection.set_progress_handler(None, 0)
+            self._watching -= 1
+            if self._watching == 0:
+                connection.set_progress_handler(None, 0)
+
+    def run(self, message: str, work: Callable[[], object]) -> None:
+        """Run `work` on a worker thread while this thread keeps reporting, for a step that
+        SQLite does in one call without running statements (a commit's writes, a
+        checkpoint); its exception, if any, is raised here."""
+        finished = threading.Event()
+        failure: list[BaseException] = []
+
+        def run_work() -> None:
+            try:
+                work()
+            except BaseException as exc:  # handed to the reporting thread below
+                failure.append(exc)
+            finally:
+                finished.set()
+
+        self.phase(message, 1)
+        threading.Thread(target=run_work, name="hindsight-migration", daemon=True).start()
+        while not finished.wait(INTERVAL):
+            self.heartbeat()
+        if failure:
+            raise failure[0]
+        self.finish_phase()
