@@ -131,7 +131,10 @@ def ensure_dataset(target: str, runs: int, payloads: bool, seed: int) -> None:
     if row is not None and same_dataset(row.value, marker):
         return
     if Run.select().exists():
-        writes.delete_all()
+        if is_postgres():
+            _empty_postgres()  # the other set: TRUNCATE, not a million chunked deletes
+        else:
+            writes.delete_all()
     print(f"  building {marker} in {target} (once; cached) ...", flush=True)
     generator = RunGenerator(seed=seed, total_runs=runs)
     start = time.perf_counter()
