@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a plain s
 
 from peewee import SqliteDatabase
 
+from app.config import describe_database
 from app.store import queries, search, search_pg, stats, writes
 from app.store.backend import is_postgres
 from app.store.connection import SQLITE_PRAGMAS, close_database, open_database
@@ -58,6 +59,11 @@ DAY_MS = 86_400_000
 
 def is_url(target: str) -> bool:
     return "://" in target
+
+
+def shown(target: str) -> str:
+    """The target as printed: a URL without its password."""
+    return describe_database(target) if is_url(target) else target
 
 
 def open_target(target: str) -> Any:
@@ -135,7 +141,7 @@ def ensure_dataset(target: str, runs: int, payloads: bool, seed: int) -> None:
             _empty_postgres()  # the other set: TRUNCATE, not a million chunked deletes
         else:
             writes.delete_all()
-    print(f"  building {marker} in {target} (once; cached) ...", flush=True)
+    print(f"  building {marker} in {shown(target)} (once; cached) ...", flush=True)
     generator = RunGenerator(seed=seed, total_runs=runs)
     start = time.perf_counter()
     chunk = 2000
@@ -338,7 +344,7 @@ def bench_writes(target: str, write_runs: int, seed: int) -> None:
 
 # -- listing set ---------------------------------------------------------------------------
 def bench_listing(target: str, runs: int, seed: int) -> None:
-    print(f"\nListing: {runs:,} runs (10 nodes each, no payloads) in {target}")
+    print(f"\nListing: {runs:,} runs (10 nodes each, no payloads) in {shown(target)}")
     ensure_dataset(target, runs, payloads=False, seed=seed)
     generator = RunGenerator(seed=seed, total_runs=runs)
     probe = generator.report(runs // 3, payloads=False)
@@ -408,7 +414,7 @@ def bench_listing(target: str, runs: int, seed: int) -> None:
 
 # -- payload set ---------------------------------------------------------------------------
 def bench_payloads(target: str, runs: int, seed: int) -> None:
-    print(f"\nFull payloads: {runs:,} runs in {target}")
+    print(f"\nFull payloads: {runs:,} runs in {shown(target)}")
     ensure_dataset(target, runs, payloads=True, seed=seed)
     generator = RunGenerator(seed=seed, total_runs=runs)
     sample = range(0, runs, max(runs // 2000, 1))
