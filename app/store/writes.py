@@ -48,7 +48,7 @@ _IDS_PER_DELETE = 500
 # Deleting many runs: removing a run's search entries re-tokenises its text (~1-2 ms per
 # run of 10 nodes) and ingest waits for the write lock meanwhile, so each transaction
 # deletes as many runs as fit in about DELETE_HOLD_BUDGET_S, measured as it goes.
-DELETE_HOLD_BUDGET_S = 0.05
+DELETE_HOLD_BUDGET_S = 0.03
 _FIRST_DELETE_CHUNK = 25
 _DELETE_CHUNK_RANGE = (5, 200)
 
