@@ -211,15 +211,15 @@ class RunComparison:
 
 
 def _payloads(nodes: Sequence[NodeSummary]) -> dict[int, tuple[str | None, str | None]]:
-    """Input and output JSON per node pk, read in chunks (never the other payload fields)."""
+    """Input and output JSON per node pk, read in chunks."""
     pks = [n.pk for n in nodes]
     found: dict[int, tuple[str | None, str | None]] = {}
     for start in range(0, len(pks), _CHUNK):
-        query = NodePayload.select(
-            NodePayload.node, NodePayload.input_json, NodePayload.output_json
-        ).where(NodePayload.node.in_(pks[start : start + _CHUNK]))
-        for pk, input_json, output_json in tuple_rows(query):
-            found[pk] = (input_json, output_json)
+        query = NodePayload.select(NodePayload.node, NodePayload.payload).where(
+            NodePayload.node.in_(pks[start : start + _CHUNK])
+        )
+        for pk, payload in tuple_rows(query):
+            found[pk] = (payload.input_json, payload.output_json)
     return found
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 from peewee import Database, DatabaseError, OperationalError, PostgresqlDatabase, SqliteDatabase
 
 from app.config import DatabaseTarget, describe_database, is_postgres_url
+from app.store.migrations.progress import ProgressCallback
 from app.store.models import db
 from app.store.schema import SchemaError, ensure_schema
 
@@ -33,6 +34,10 @@ SQLITE_PRAGMAS = {
     "busy_timeout": BUSY_TIMEOUT_MS,
 }
 
+# Pages of new files: a node's packed payload (~700 bytes) left a fifth of each 4 KiB page
+# unused; 8 KiB pages halve that waste and write a little faster.
+PAGE_SIZE = 8192
+
 # Key of the transaction-level advisory lock every PostgreSQL write takes, so writers from
 # several processes queue up as they do on SQLite's single write lock ("hindsight" in hex).
 PG_WRITE_LOCK_KEY = 0x68696E6473696768
@@ -49,19 +54,19 @@ def _bind(database: Database) -> None:
     db.initialize(database)
 
 
-# progress(message, done, total), called from the opening thread while a migration runs.
-MigrationProgress = Callable[[str, int, int], None]
-
-
-def open_database(target: DatabaseTarget, progress: MigrationProgress | None = None) -> Database:
+def open_database(target: DatabaseTarget, progress: ProgressCallback | None = None) -> Database:
     """Open the history at `target` (a SQLite path or a PostgreSQL URL), creating or
-    upgrading its schema, and bind the models to it. `progress` hears how a migration goes."""
+    upgrading its schema, and bind the models to it.
+
+    An upgrade of a big history can take minutes: `progress(message, done, total)` is then
+    called on this thread at least every half second (never when no upgrade is needed).
+    """
     if is_postgres_url(target):
         return _open_postgres(str(target), progress)
     return _open_sqlite(Path(target), progress)
 
 
-def _open_sqlite(path: Path, progress: MigrationProgress | None = None) -> SqliteDatabase:
+def _open_sqlite(path: Path, progress: ProgressCallback | None = None) -> SqliteDatabase:
     path = path.expanduser().resolve()
     log.info("Opening history %s with SQLite %s", path, sqlite3.sqlite_version)
     try:
@@ -77,8 +82,10 @@ def _open_sqlite(path: Path, progress: MigrationProgress | None = None) -> Sqlit
     try:
         if is_new:
             # Only a new file can get incremental auto-vacuum (freed pages given back in
-            # steps), and only before its first table and before WAL mode is set.
+            # steps) and a page size of its own, and only before its first table and
+            # before WAL mode is set.
             with sqlite3.connect(path) as bootstrap:
+                bootstrap.execute(f"PRAGMA page_size = {PAGE_SIZE}")
                 bootstrap.execute("PRAGMA auto_vacuum = incremental")
                 bootstrap.execute("VACUUM")
             bootstrap.close()
@@ -96,7 +103,7 @@ def _open_sqlite(path: Path, progress: MigrationProgress | None = None) -> Sqlit
     return database
 
 
-def _open_postgres(url: str, progress: MigrationProgress | None = None) -> PostgresqlDatabase:
+def _open_postgres(url: str, progress: ProgressCallback | None = None) -> PostgresqlDatabase:
     shown = describe_database(url)
     # psycopg takes the URL as a libpq connection string, which spells the scheme either way.
     conninfo = "postgresql://" + url.split("://", 1)[1]

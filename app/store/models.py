@@ -2,7 +2,8 @@
 
 Listing columns and payloads live in separate tables: the run list and the node table read
 only the small rows, and a node's input/output/stack is read when that node is inspected.
-Payload columns are packed (compressed above a threshold, see `packed.py`).
+Payload columns are packed (compressed above a threshold, see `packed.py`); a node's payload
+fields are packed together into one value.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from peewee import (
     TextField,
 )
 
-from app.store.packed import PackedTextField
+from app.store.packed import NodePayloadField, PackedTextField
 
 db = DatabaseProxy()
 
@@ -69,6 +70,7 @@ class Run(BaseModel):
             (("status", "started_at"), False),  # a status filter's first page, in order
             (("duration_ms", "id"), False),  # keyset pagination, slowest first
             (("workflow_id", "started_at"), False),
+            (("workflow_id", "duration_ms"), False),  # duration percentiles per workflow
             (("project_id", "started_at"), False),
             # A picker plus one status (a workflow's failed runs): without these the page
             # walks every run of the status or of the picked value, 50 ms+ when few match.
@@ -114,7 +116,9 @@ class RunTag(BaseModel):
 
 class NodeExecution(BaseModel):
     id = AutoField()
-    # No index of its own: (run, position) leads with it. Each index costs bytes per node.
+    # No index of its own: (run, node_id, attempt) leads with it. Each index costs bytes per
+    # node, so there is no (run, position) index either: a run's few nodes are sorted after
+    # the run's entries of that index are read.
     run = ForeignKeyField(Run, on_delete="CASCADE", index=False)
     position = IntegerField()  # order in the report
     node_id = CharField(max_length=200)
@@ -135,21 +139,14 @@ class NodeExecution(BaseModel):
     finish_reason = CharField(null=True)
 
     class Meta:
-        indexes = (
-            (("run", "position"), True),
-            (("run", "node_id", "attempt"), True),
-        )
+        indexes = ((("run", "node_id", "attempt"), True),)
 
 
 class NodePayload(BaseModel):
     node = ForeignKeyField(NodeExecution, primary_key=True, on_delete="CASCADE")
-    # JSON text; NULL means the report did not carry the field (JSON null is the text "null").
-    input_json = PackedTextField(null=True)
-    output_json = PackedTextField(null=True)
-    error_stack = PackedTextField(null=True)
-    metrics_json = PackedTextField(null=True)
-    llm_prompt_json = PackedTextField(null=True)
-    llm_response_json = PackedTextField(null=True)
+    # Input, output, stack, metrics, LLM prompt and response as one `records.NodePayload`;
+    # in it None means the report did not carry the field (JSON null is the text "null").
+    payload = NodePayloadField()
 
 
 class LogEntry(BaseModel):

@@ -342,38 +342,20 @@ def _nodes_of(run_id: str) -> tuple[NodeSummary, ...]:
 
 
 def get_node_payload(node_pk: int) -> NodePayloadRecord | None:
-    row = NodePayload.get_or_none(NodePayload.node == node_pk)
-    return None if row is None else _payload_record(row)
+    query = NodePayload.select(NodePayload.payload).where(NodePayload.node == node_pk)
+    row = next(iter(tuple_rows(query)), None)
+    return None if row is None else row[0]
 
 
 def get_run_payloads(run_id: str) -> dict[int, NodePayloadRecord]:
     """Every node payload of a run, by node pk, in one query (a run may have 50,000 nodes:
     one query per node took half a minute)."""
     rows = (
-        NodePayload.select(
-            NodePayload.node,
-            NodePayload.input_json,
-            NodePayload.output_json,
-            NodePayload.error_stack,
-            NodePayload.metrics_json,
-            NodePayload.llm_prompt_json,
-            NodePayload.llm_response_json,
-        )
+        NodePayload.select(NodePayload.node, NodePayload.payload)
         .join(NodeExecution, on=NodePayload.node == NodeExecution.id)
         .where(NodeExecution.run == run_id)
     )
-    return {node_pk: NodePayloadRecord(*columns) for node_pk, *columns in tuple_rows(rows)}
-
-
-def _payload_record(row: NodePayload) -> NodePayloadRecord:
-    return NodePayloadRecord(
-        input_json=row.input_json,
-        output_json=row.output_json,
-        error_stack=row.error_stack,
-        metrics_json=row.metrics_json,
-        llm_prompt_json=row.llm_prompt_json,
-        llm_response_json=row.llm_response_json,
-    )
+    return dict(tuple_rows(rows))
 
 
 def list_logs(run_id: str) -> list[StoredLog]:

@@ -79,16 +79,7 @@ def _payload_bytes(run_ids: list[str]) -> int:
     for start in range(0, len(run_ids), _CHUNK):
         chunk = run_ids[start : start + _CHUNK]
         node_bytes = (
-            NodePayload.select(
-                fn.SUM(
-                    fn.COALESCE(fn.LENGTH(NodePayload.input_json), 0)
-                    + fn.COALESCE(fn.LENGTH(NodePayload.output_json), 0)
-                    + fn.COALESCE(fn.LENGTH(NodePayload.error_stack), 0)
-                    + fn.COALESCE(fn.LENGTH(NodePayload.llm_prompt_json), 0)
-                    + fn.COALESCE(fn.LENGTH(NodePayload.llm_response_json), 0)
-                    + fn.COALESCE(fn.LENGTH(NodePayload.metrics_json), 0)
-                )
-            )
+            NodePayload.select(fn.SUM(fn.LENGTH(NodePayload.payload)))
             .join(NodeExecution)
             .where(NodeExecution.run.in_(chunk))
             .scalar()

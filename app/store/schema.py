@@ -11,16 +11,19 @@ version, and the file backup is SQLite's alone (back a server up with its own to
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+import sqlite3
 from pathlib import Path
 
 from peewee import Database, SqliteDatabase
 
 from app.store.migrations import STEPS
+from app.store.migrations.progress import MigrationProgress, ProgressCallback
 from app.store.models import ALL_MODELS, Run, SchemaInfo, db
 from app.store.search import create_search_table
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+_COPY_CHUNK = 16 * 1024 * 1024
+_CHECKPOINT_BUSY_S = 5.0
 
 
 class SchemaError(RuntimeError):
@@ -46,14 +49,29 @@ def backup_path(sqlite_path: Path, version: int) -> Path:
     return sqlite_path.with_name(f"{sqlite_path.name}.v{version}.bak")
 
 
+def _backup(source: Path, target: Path, progress: MigrationProgress) -> None:
+    """shutil.copy2 in chunks, so a big file's copy reports progress as it goes."""
+    progress.phase("Backing up the database before upgrading it", source.stat().st_size)
+    with source.open("rb") as reader, target.open("wb") as writer:
+        done = 0
+        while chunk := reader.read(_COPY_CHUNK):
+            writer.write(chunk)
+            done += len(chunk)
+            progress.advance(done)
+    shutil.copystat(source, target)
+    progress.finish_phase()
+
+
 def ensure_schema(
     database: Database,
     sqlite_path: Path | None = None,
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> int:
     """Create or upgrade the schema; return the version the database now has.
 
-    `progress(message, done, total)` is for migrations that report how far they are."""
+    `progress(message, done, total)` is called on this thread, at least every half second,
+    while a migration runs (never when none is needed).
+    """
     version = read_schema_version(database)
     if version is None:
         if database.get_tables():
@@ -75,19 +93,32 @@ def ensure_schema(
             f"this version understands up to {SCHEMA_VERSION}. Upgrade Hindsight to open it "
             "(the database was not modified)."
         )
+    reporter = MigrationProgress(progress)
     if version < SCHEMA_VERSION and sqlite_path is not None:
         backup = backup_path(sqlite_path, version)
-        database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        shutil.copy2(sqlite_path, backup)
+        _checkpoint(sqlite_path, reporter, "Preparing the database for its backup")
+        _backup(sqlite_path, backup, reporter)
     is_sqlite = isinstance(database, SqliteDatabase)
     if is_sqlite:
         # SQLite rebuilds a table to change a column; with foreign keys on, dropping the old
         # table would cascade-delete every child row. Keys are checked before each commit.
         database.execute_sql("PRAGMA foreign_keys = OFF")
+        # A migration writes about the whole file again into the WAL. Syncing that at commit
+        # and copying it back (the automatic checkpoint) would take seconds without a word
+        # of progress, so both are left to `_checkpoint` afterwards, which reports. Until
+        # then a power cut could only undo the migration (WAL mode never corrupts the file
+        # with synchronous NORMAL), and the backup was taken before it began.
+        restore = {
+            pragma: database.execute_sql(f"PRAGMA {pragma}").fetchone()[0]
+            for pragma in ("synchronous", "wal_autocheckpoint")
+        }
+        database.execute_sql("PRAGMA synchronous = NORMAL")
+        database.execute_sql("PRAGMA wal_autocheckpoint = 0")
     try:
         while version < SCHEMA_VERSION:
-            with database.atomic():
-                STEPS[version](database)
+            with database.atomic(), reporter.watching(database):
+                STEPS[version](database, reporter)
+                reporter.phase("Checking references between tables", 1)
                 if is_sqlite and database.execute_sql("PRAGMA foreign_key_check").fetchone():
                     raise SchemaError(
                         f"migrating to schema version {version + 1} broke a foreign key; "
@@ -95,11 +126,42 @@ def ensure_schema(
                     )
                 version += 1
                 _set_version(version)
+                if is_sqlite:
+                    _commit_reporting(database, reporter)
+        with reporter.watching(database):
+            _add_missing_indexes()
+        if sqlite_path is not None:
+            _checkpoint(sqlite_path, reporter, "Writing the upgraded database")
     finally:
         if is_sqlite:
             database.execute_sql("PRAGMA foreign_keys = ON")
-    _add_missing_indexes()
+            for pragma, value in restore.items():
+                database.execute_sql(f"PRAGMA {pragma} = {int(value)}")
     return version
+
+
+def _commit_reporting(database: Database, reporter: MigrationProgress) -> None:
+    """Commit the step's transaction on a worker thread while this one reports: the commit
+    writes out what the cache still holds, a second or more after a big step. A new, empty
+    transaction is then begun for the enclosing `atomic()` block to commit on its exit."""
+    connection = database.connection()
+    reporter.run("Saving the upgrade", lambda: connection.execute("COMMIT"))
+    connection.execute("BEGIN")
+
+
+def _checkpoint(sqlite_path: Path, reporter: MigrationProgress, message: str) -> None:
+    """Copy the WAL into the database file (PRAGMA wal_checkpoint(TRUNCATE)) on a
+    connection of its own, while this thread keeps reporting: after a migration the WAL
+    holds about the whole file, which takes seconds to copy back."""
+
+    def checkpoint() -> None:
+        connection = sqlite3.connect(sqlite_path, timeout=_CHECKPOINT_BUSY_S)
+        try:
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            connection.close()
+
+    reporter.run(message, checkpoint)
 
 
 def _add_missing_indexes() -> None:

@@ -1,43 +1,55 @@
 """Full-text search over what runs carried: node input/output, errors and stacks, LLM
 prompts and responses, and log messages (SQLite FTS5; on PostgreSQL each function hands
-over to `search_pg.py`, which keeps the same ids and the same query meaning).
+over to `search_pg.py`, which keeps the same query meaning).
 
 The index is a contentless FTS5 table: it holds the inverted index only, never a second
-copy of the text, which stays (compressed) in the payload tables. Its rowids are derived
-from the rows they index, so a hit names its run, node and field without stored columns:
-node fields use `node_pk * 8 + field`, log entries use `-log_pk`. A contentless table
-forgets what it indexed, so removing entries re-supplies the exact text that was indexed
-(FTS5's 'delete' command); `searchable_node_fields` is the one place that decides that text.
-Snippets are cut from the original text in Python for the few hits shown.
+copy of the text, which stays (compressed) in the payload tables. It has one row per node,
+with a column per searchable field, and one row per log line (only the `log` column set).
+Rowids are derived from the rows they index, so a hit names its run and node without stored
+columns: a node's rowid is its primary key, a log line's is minus its primary key. The
+index keeps which column a word is in but not its position (`detail = column`) nor column
+sizes (`columnsize = 0`: nothing here ranks by length), both to stay small. A contentless
+table forgets what it indexed, so removing entries re-supplies the exact text that was
+indexed (FTS5's 'delete' command); `node_entry` and `log_entry` are the one place that
+decides that text. Which field a hit is in, and its snippet, are found in Python from the
+original text of the few hits shown.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 from peewee import JOIN, Database
 
 from app.store import search_pg
 from app.store.backend import is_postgres
 from app.store.models import LogEntry, NodeExecution, NodePayload, db
+from app.store.records import NodePayload as NodePayloadRecord
 from app.store.rows import tuple_rows
 
 SEARCH_TABLE = "search_index"
+# The node fields, in column order (the order hits report a field in), then log messages.
+NODE_FIELDS = ("input", "output", "error", "stack", "prompt", "response")
+SEARCH_COLUMNS = (*NODE_FIELDS, "log")
 CREATE_SEARCH_TABLE = (
     f'CREATE VIRTUAL TABLE IF NOT EXISTS "{SEARCH_TABLE}" USING fts5('
-    "body, content = '', detail = column, tokenize = 'unicode61 remove_diacritics 2')"
+    f"{', '.join(SEARCH_COLUMNS)}, content = '', columnsize = 0, detail = column, "
+    "tokenize = 'unicode61 remove_diacritics 2')"
 )
 
-# Field codes are part of the rowid; never renumber them.
-NODE_FIELDS = {"input": 0, "output": 1, "error": 2, "stack": 3, "prompt": 4, "response": 5}
-_FIELD_NAMES = {code: name for name, code in NODE_FIELDS.items()}
 _CHUNK = 500
-_INSERT = f'INSERT INTO "{SEARCH_TABLE}" (rowid, body) VALUES (?, ?)'
-_DELETE = f'INSERT INTO "{SEARCH_TABLE}" ("{SEARCH_TABLE}", rowid, body) VALUES (\'delete\', ?, ?)'
+_COLUMN_LIST = ", ".join(SEARCH_COLUMNS)
+_VALUES = ", ".join("?" * len(SEARCH_COLUMNS))
+_INSERT = f'INSERT INTO "{SEARCH_TABLE}" (rowid, {_COLUMN_LIST}) VALUES (?, {_VALUES})'
+_DELETE = (
+    f'INSERT INTO "{SEARCH_TABLE}" ("{SEARCH_TABLE}", rowid, {_COLUMN_LIST}) '
+    f"VALUES ('delete', ?, {_VALUES})"
+)
 SNIPPET_TOKENS = 12
 # Words as the unicode61 tokenizer sees them: letters and digits; everything else separates.
 _TOKEN = re.compile(r"[^\W_]+")
@@ -51,75 +63,100 @@ class SearchHit:
     snippet: str
 
 
+class SearchEntry(NamedTuple):
+    """What one node or log line contributes to the index."""
+
+    rowid: int  # a node's primary key, or minus a log line's
+    run_id: str
+    node_id: str | None
+    texts: tuple[str | None, ...]  # one per SEARCH_COLUMNS; None where there is no text
+
+
 def create_search_table(database: Database) -> None:
     if is_postgres(database):
         return search_pg.create_search_table(database)
     database.execute_sql(CREATE_SEARCH_TABLE)
 
 
-def node_rowid(node_pk: int, field: str) -> int:
-    return node_pk * 8 + NODE_FIELDS[field]
-
-
-def searchable_node_fields(
-    input_json: str | None,
-    output_json: str | None,
+def node_entry(
+    node_pk: int,
+    run_id: str,
+    node_id: str,
     error_message: str | None,
-    error_stack: str | None,
-    prompt_json: str | None,
-    response_json: str | None,
-) -> list[tuple[str, str]]:
-    """(field, text) a node contributes to the index; indexing and unindexing both use it."""
-    fields = (
-        ("input", input_json),
-        ("output", output_json),
-        ("error", error_message),
-        ("stack", error_stack),
-        ("prompt", prompt_json),
-        ("response", response_json),
-    )
-    return [(field, text) for field, text in fields if text]
+    payload: NodePayloadRecord | None,
+) -> SearchEntry:
+    """The entry of a node; indexing and unindexing both build it here."""
+    if payload is None:
+        texts: tuple[str | None, ...] = (None, None, error_message, None, None, None)
+    else:
+        texts = (
+            payload.input_json,
+            payload.output_json,
+            error_message,
+            payload.error_stack,
+            payload.llm_prompt_json,
+            payload.llm_response_json,
+        )
+    return SearchEntry(node_pk, run_id, node_id, (*(text or None for text in texts), None))
 
 
-def index_rows(rows: Sequence[tuple[int, str, str | None, str, str]]) -> None:
-    """Add (rowid, run_id, node_id, field, content) rows to the index.
+def log_entry(log_pk: int, run_id: str, node_id: str | None, message: str) -> SearchEntry:
+    return SearchEntry(-log_pk, run_id, node_id, (None,) * len(NODE_FIELDS) + (message or None,))
 
-    run_id, node_id and field follow from the rowid here; other backends may store them.
-    """
+
+def _rows(entries: Iterable[SearchEntry]) -> list[tuple[int | str | None, ...]]:
+    """The entries with text as (rowid, *texts), in ascending rowid order: FTS5 writes its
+    pending words out as a new segment whenever a rowid is lower than the one before it,
+    so log lines (rowid -pk, descending as pk grows) in their own order would cost a
+    segment, and later a merge, each."""
+    rows = [(entry.rowid, *entry.texts) for entry in entries if any(entry.texts)]
+    return sorted(rows, key=itemgetter(0))
+
+
+def index_entries(entries: Sequence[SearchEntry]) -> None:
+    """Add the entries to the index (entries without any text are skipped)."""
     if is_postgres():
-        return search_pg.index_rows(rows)
+        return search_pg.index_entries(entries)
+    rows = _rows(entries)
     if rows:
-        db.cursor().executemany(_INSERT, [(row[0], row[4]) for row in rows])
+        db.cursor().executemany(_INSERT, rows)
 
 
 def raw_index_rows(
-    rows: Sequence[tuple[int, str, str | None, str, str]],
+    entries: Sequence[SearchEntry],
 ) -> list[tuple[str, list[str], list[tuple[object, ...]]]]:
-    """What `index_rows` inserts, as (table, columns, values) for plain `executemany`
+    """What `index_entries` inserts, as (table, columns, values) for plain `executemany`
     (the store benchmark's raw ceiling writes exactly the store's rows)."""
-    return [(SEARCH_TABLE, ["rowid", "body"], [(row[0], row[4]) for row in rows])]
+    return [(SEARCH_TABLE, ["rowid", *SEARCH_COLUMNS], list(_rows(entries)))]
 
 
-def _node_texts(condition: Any) -> list[tuple[int, str]]:
-    """(rowid, text) of every indexed field of the nodes matching `condition`."""
+def _remove(entries: Iterable[SearchEntry]) -> None:
+    rows = _rows(entries)
+    if rows:
+        db.cursor().executemany(_DELETE, rows)
+
+
+def _node_entries(condition: Any) -> list[SearchEntry]:
+    """The entries of the nodes matching `condition`, rebuilt from what is stored."""
     query = (
         NodeExecution.select(
             NodeExecution.id,
-            NodePayload.input_json,
-            NodePayload.output_json,
+            NodeExecution.run,
+            NodeExecution.node_id,
             NodeExecution.error_message,
-            NodePayload.error_stack,
-            NodePayload.llm_prompt_json,
-            NodePayload.llm_response_json,
+            NodePayload.payload,
         )
         .join(NodePayload, JOIN.LEFT_OUTER)
         .where(condition)
     )
-    entries = []
-    for pk, *texts in tuple_rows(query):
-        for field, text in searchable_node_fields(*texts):
-            entries.append((node_rowid(pk, field), text))
-    return entries
+    return [node_entry(*row) for row in tuple_rows(query)]
+
+
+def _log_entries(condition: Any) -> list[SearchEntry]:
+    query = LogEntry.select(LogEntry.id, LogEntry.run, LogEntry.node_id, LogEntry.message).where(
+        condition
+    )
+    return [log_entry(*row) for row in tuple_rows(query)]
 
 
 def unindex_runs(run_ids: Iterable[str]) -> None:
@@ -129,15 +166,7 @@ def unindex_runs(run_ids: Iterable[str]) -> None:
     ids = list(run_ids)
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
-        entries = _node_texts(NodeExecution.run.in_(chunk))
-        entries += [
-            (-pk, message)
-            for pk, message in tuple_rows(
-                LogEntry.select(LogEntry.id, LogEntry.message).where(LogEntry.run.in_(chunk))
-            )
-        ]
-        if entries:
-            db.cursor().executemany(_DELETE, entries)
+        _remove(_node_entries(NodeExecution.run.in_(chunk)) + _log_entries(LogEntry.run.in_(chunk)))
 
 
 def unindex_nodes(node_pks: Iterable[int]) -> None:
@@ -146,9 +175,7 @@ def unindex_nodes(node_pks: Iterable[int]) -> None:
         return search_pg.unindex_nodes(node_pks)
     pks = list(node_pks)
     for start in range(0, len(pks), _CHUNK):
-        entries = _node_texts(NodeExecution.id.in_(pks[start : start + _CHUNK]))
-        if entries:
-            db.cursor().executemany(_DELETE, entries)
+        _remove(_node_entries(NodeExecution.id.in_(pks[start : start + _CHUNK])))
 
 
 def unindex_logs(log_pks: Iterable[int]) -> None:
@@ -157,12 +184,7 @@ def unindex_logs(log_pks: Iterable[int]) -> None:
         return search_pg.unindex_logs(log_pks)
     pks = list(log_pks)
     for start in range(0, len(pks), _CHUNK):
-        query = LogEntry.select(LogEntry.id, LogEntry.message).where(
-            LogEntry.id.in_(pks[start : start + _CHUNK])
-        )
-        entries = [(-pk, message) for pk, message in tuple_rows(query)]
-        if entries:
-            db.cursor().executemany(_DELETE, entries)
+        _remove(_log_entries(LogEntry.id.in_(pks[start : start + _CHUNK])))
 
 
 def _tokens(text: str) -> list[str]:
@@ -175,7 +197,7 @@ def match_expression(text: str) -> str | None:
     Words are split where the tokenizer splits them and quoted, so FTS5 operators and
     punctuation in user text are taken literally. The index keeps which field a word is in
     but not its position (`detail = column`, about half the size), so "customer_id" finds
-    fields holding both "customer" and "id" rather than that exact sequence.
+    nodes holding both "customer" and "id" rather than that exact sequence.
     """
     words = _tokens(text)
     if not words:
@@ -185,16 +207,73 @@ def match_expression(text: str) -> str | None:
     return " ".join(quoted)
 
 
+# A prefix standing for more words than this is left to FTS5's own prefix query.
+_MAX_EXPANSION = 64
+_VOCAB_TABLE = "search_vocab"
+_expansions: dict[tuple[int, int, int, str], list[str]] = {}
+
+
+def _index_form(word: str) -> str:
+    """A word as unicode61 (remove_diacritics 2) stores it: lower case, no accents."""
+    decomposed = unicodedata.normalize("NFKD", word)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+
+
+def _words_with_prefix(prefix: str) -> list[str] | None:
+    """The indexed words that start with `prefix` (None: too many, or none found).
+
+    FTS5 answers a prefix query by merging the position lists of every word with that
+    prefix across the whole index before anything else, 40-80 ms for a common word on
+    100,000 runs, even for a query limited to a few runs' rowids; the same words looked
+    up in its vocabulary and asked for one by one take a millisecond each. The lookup is
+    remembered until this connection sees the database change.
+    """
+    folded = _index_form(prefix)
+    if not folded:
+        return None
+    connection = db.connection()
+    version = db.execute_sql("PRAGMA data_version").fetchone()[0]
+    key = (id(connection), version, connection.total_changes, folded)
+    if key not in _expansions:
+        db.execute_sql(
+            f'CREATE VIRTUAL TABLE IF NOT EXISTS temp."{_VOCAB_TABLE}" '
+            f'USING fts5vocab(main, "{SEARCH_TABLE}", row)'
+        )
+        upper = folded[:-1] + chr(ord(folded[-1]) + 1)
+        rows = db.execute_sql(
+            f'SELECT term FROM temp."{_VOCAB_TABLE}" WHERE term >= ? AND term < ? LIMIT ?',
+            [folded, upper, _MAX_EXPANSION + 1],
+        ).fetchall()
+        if len(_expansions) > 256:
+            _expansions.clear()
+        _expansions[key] = [row[0] for row in rows]
+    words = _expansions[key]
+    return words if 0 < len(words) <= _MAX_EXPANSION else None
+
+
+def _query_expression(text: str) -> str | None:
+    """`match_expression` as it is run: the last word's prefix spelled out as the indexed
+    words it stands for, when there are few (see `_words_with_prefix`)."""
+    words = _tokens(text)
+    if not words:
+        return None
+    expanded = _words_with_prefix(words[-1])
+    if expanded is None:
+        return match_expression(text)
+    alternatives = " OR ".join(f'"{w}"' for w in expanded)
+    return " AND ".join([*(f'"{w}"' for w in words[:-1]), f"({alternatives})"])
+
+
 def matching_runs_sql(text: str) -> tuple[str, list[str]] | None:
     """SQL selecting the ids of runs with a hit, for use in `Run.id IN (...)`."""
     if is_postgres():
         return search_pg.matching_runs_sql(text)
-    expression = match_expression(text)
+    expression = _query_expression(text)
     if expression is None:
         return None
     sql = (
         "(SELECT run_id FROM node_execution WHERE id IN "
-        f'(SELECT rowid / 8 FROM "{SEARCH_TABLE}" WHERE "{SEARCH_TABLE}" MATCH ? AND rowid > 0) '
+        f'(SELECT rowid FROM "{SEARCH_TABLE}" WHERE "{SEARCH_TABLE}" MATCH ? AND rowid > 0) '
         "UNION ALL SELECT run_id FROM log_entry WHERE id IN "
         f'(SELECT -rowid FROM "{SEARCH_TABLE}" WHERE "{SEARCH_TABLE}" MATCH ? AND rowid < 0))'
     )
@@ -212,8 +291,8 @@ def _hit_rowids(expression: str, low: int | None = None, high: int | None = None
 
 def _owners(rowids: Iterable[int]) -> set[str]:
     """The runs the index entries belong to."""
-    node_pks = sorted({rowid // 8 for rowid in rowids if rowid > 0})
-    log_pks = sorted({-rowid for rowid in rowids if rowid < 0})
+    node_pks = sorted(rowid for rowid in rowids if rowid > 0)
+    log_pks = sorted(-rowid for rowid in rowids if rowid < 0)
     runs: set[str] = set()
     for start in range(0, len(node_pks), _CHUNK):
         chunk = node_pks[start : start + _CHUNK]
@@ -231,7 +310,7 @@ def _owners(rowids: Iterable[int]) -> set[str]:
 def runs_with_few_hits(text: str, cap: int) -> set[str] | None:
     """Every run with a hit, when the text has fewer than `cap` index entries; else None
     (SQLite only: a common word is better checked run by run, see `runs_with_hits`)."""
-    expression = match_expression(text)
+    expression = _query_expression(text)
     if expression is None:
         return None
     sql = (
@@ -256,11 +335,11 @@ def runs_with_node_hits(text: str, run_ids: Sequence[str]) -> set[str]:
             NodeExecution.run.in_(chunk)
         )
         node_run.update(tuple_rows(query))
-    expression = match_expression(text)
+    expression = _query_expression(text)
     if expression is None or not node_run:
         return set()
-    rowids = _hit_rowids(expression, min(node_run) * 8, max(node_run) * 8 + 7)
-    return {node_run[r // 8] for r in rowids if r // 8 in node_run}
+    rowids = _hit_rowids(expression, min(node_run), max(node_run))
+    return {node_run[r] for r in rowids if r in node_run}
 
 
 def runs_with_log_hits(text: str, run_ids: Sequence[str]) -> set[str]:
@@ -270,7 +349,7 @@ def runs_with_log_hits(text: str, run_ids: Sequence[str]) -> set[str]:
         chunk = list(run_ids[start : start + _CHUNK])
         query = LogEntry.select(LogEntry.id, LogEntry.run).where(LogEntry.run.in_(chunk))
         log_run.update(tuple_rows(query))
-    expression = match_expression(text)
+    expression = _query_expression(text)
     if expression is None or not log_run:
         return set()
     rowids = _hit_rowids(expression, -max(log_run), -min(log_run))
@@ -283,16 +362,22 @@ def _fold(word: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-def snippet(text: str, query: str, tokens: int = SNIPPET_TOKENS) -> str:
-    """About `tokens` words of `text` around the first match, matches in [brackets]."""
+def _matches(query: str) -> tuple[Callable[[str], bool], int]:
+    """Whether a word of some text matches a word of the query (the last as a prefix)."""
     words = [_fold(t) for t in _tokens(query)]
     exact, prefix = set(words[:-1]), words[-1] if words else ""
-    found = list(_TOKEN.finditer(text))
 
     def hit(token: str) -> bool:
         folded = _fold(token)
         return folded in exact or (bool(prefix) and folded.startswith(prefix))
 
+    return hit, len(words)
+
+
+def snippet(text: str, query: str, tokens: int = SNIPPET_TOKENS) -> str:
+    """About `tokens` words of `text` around the first match, matches in [brackets]."""
+    hit, _ = _matches(query)
+    found = list(_TOKEN.finditer(text))
     first = next((i for i, m in enumerate(found) if hit(m.group())), 0)
     start = max(0, min(first - tokens // 4, len(found) - tokens))
     window = found[start : start + tokens]
@@ -308,18 +393,35 @@ def snippet(text: str, query: str, tokens: int = SNIPPET_TOKENS) -> str:
     return head + "".join(parts) + tail
 
 
+def _field_hit(texts: Sequence[str | None], query: str) -> tuple[str, str] | None:
+    """(field, text) of the node field that holds the query best: the first that holds
+    every word, else the one holding most of them (a node matches when its fields together
+    hold them)."""
+    hit, wanted = _matches(query)
+    best: tuple[int, str, str] | None = None
+    for field, text in zip(NODE_FIELDS, texts, strict=False):
+        if not text:
+            continue
+        held = len({_fold(t) for t in _tokens(text) if hit(t)})
+        if held >= wanted:
+            return field, text
+        if held and (best is None or held > best[0]):
+            best = (held, field, text)
+    return None if best is None else (best[1], best[2])
+
+
 def search_hits(text: str, run_id: str | None = None, limit: int = 50) -> list[SearchHit]:
     """Where the text was found: which run, which node, which field, with a snippet."""
     if is_postgres():
         return search_pg.search_hits(text, run_id, limit)
-    expression = match_expression(text)
+    expression = _query_expression(text)
     if expression is None:
         return []
     sql = f'SELECT rowid FROM "{SEARCH_TABLE}" WHERE "{SEARCH_TABLE}" MATCH ?'
     params: list[object] = [expression]
     if run_id is not None:
         sql += (
-            " AND ((rowid > 0 AND rowid / 8 IN (SELECT id FROM node_execution WHERE run_id = ?))"
+            " AND ((rowid > 0 AND rowid IN (SELECT id FROM node_execution WHERE run_id = ?))"
             " OR (rowid < 0 AND -rowid IN (SELECT id FROM log_entry WHERE run_id = ?)))"
         )
         params += [run_id, run_id]
@@ -330,29 +432,16 @@ def search_hits(text: str, run_id: str | None = None, limit: int = 50) -> list[S
     params.append(limit)
     rowids = [row[0] for row in db.execute_sql(sql, params).fetchall()]
     found: dict[int, tuple[str, str | None, str, str]] = {}
-    node_pks = {rowid // 8 for rowid in rowids if rowid > 0}
+    node_pks = sorted(rowid for rowid in rowids if rowid > 0)
     if node_pks:
-        texts = dict(_node_texts(NodeExecution.id.in_(sorted(node_pks))))
-        owners = {
-            pk: (run, node)
-            for pk, run, node in tuple_rows(
-                NodeExecution.select(
-                    NodeExecution.id, NodeExecution.run, NodeExecution.node_id
-                ).where(NodeExecution.id.in_(sorted(node_pks)))
-            )
-        }
-        for rowid in rowids:
-            if rowid > 0 and rowid in texts:
-                run, node = owners[rowid // 8]
-                found[rowid] = (run, node, _FIELD_NAMES[rowid % 8], texts[rowid])
+        for entry in _node_entries(NodeExecution.id.in_(node_pks)):
+            field_hit = _field_hit(entry.texts, text)
+            if field_hit is not None:
+                found[entry.rowid] = (entry.run_id, entry.node_id, *field_hit)
     log_pks = [-rowid for rowid in rowids if rowid < 0]
     if log_pks:
-        for pk, run, node, message in tuple_rows(
-            LogEntry.select(LogEntry.id, LogEntry.run, LogEntry.node_id, LogEntry.message).where(
-                LogEntry.id.in_(log_pks)
-            )
-        ):
-            found[-pk] = (run, node, "log", message)
+        for entry in _log_entries(LogEntry.id.in_(log_pks)):
+            found[entry.rowid] = (entry.run_id, entry.node_id, "log", entry.texts[-1] or "")
     return [
         SearchHit(run, node, field, snippet(body, text))
         for rowid in rowids

@@ -9,8 +9,9 @@ positions, because queries are "every word, the last one as a prefix"; the text 
 is cut from is read back from the payload tables for the hits shown, so the index never
 holds a second copy of the payloads.
 
-Entries share `search.py`'s ids (`node_pk * 8 + field`, `-log_pk`) and reference their run
-with ON DELETE CASCADE, so deleting a run removes its entries with it.
+Each field of a node is an entry of its own, with id `node_pk * 8 + field code` (log lines:
+`-log_pk`), so the index itself says which field matched; entries reference their run with
+ON DELETE CASCADE, so deleting a run removes its entries with it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from peewee import Database
 
@@ -26,7 +27,7 @@ from app.store.models import LogEntry, NodeExecution, NodePayload, db
 from app.store.rows import tuple_rows
 
 if TYPE_CHECKING:
-    from app.store.search import SearchHit
+    from app.store.search import SearchEntry, SearchHit
 
 SEARCH_TABLE = "search_index"
 _CREATE = (
@@ -50,14 +51,14 @@ _MAX_ENTRY_BYTES = 768 * 1024  # a position-less lexeme takes its UTF-8 bytes + 
 _CHUNK = 500
 _SNIPPET_WORDS = 12
 
-# search.py's field codes, the low three bits of a node entry's id.
+# Field codes, the low three bits of a node entry's id (search.NODE_FIELDS' order).
 _FIELD_BY_CODE = {0: "input", 1: "output", 2: "error", 3: "stack", 4: "prompt", 5: "response"}
-_PAYLOAD_COLUMN = {
-    "input": NodePayload.input_json,
-    "output": NodePayload.output_json,
-    "stack": NodePayload.error_stack,
-    "prompt": NodePayload.llm_prompt_json,
-    "response": NodePayload.llm_response_json,
+_PAYLOAD_ATTRIBUTE = {
+    "input": "input_json",
+    "output": "output_json",
+    "stack": "error_stack",
+    "prompt": "llm_prompt_json",
+    "response": "llm_response_json",
 }
 
 
@@ -86,21 +87,43 @@ def distinct_words(text: str) -> list[str]:
     return kept
 
 
-def index_rows(rows: Sequence[tuple[int, str, str | None, str, str]]) -> None:
-    """Add (id, run_id, node_id, field, content) rows to the index."""
-    entries = [
-        (entry_id, run_id, node_id, field, found)
-        for entry_id, run_id, node_id, field, content in rows
-        if (found := distinct_words(content))
-    ]
-    for start in range(0, len(entries), _CHUNK):
-        chunk = entries[start : start + _CHUNK]
+def _rows(entries: Sequence[SearchEntry]) -> list[tuple[int, str, str | None, str, list[str]]]:
+    """search.py's entries (one per node or log line) as one row per field with words."""
+    rows: list[tuple[int, str, str | None, str, list[str]]] = []
+    for entry in entries:
+        if entry.rowid < 0:
+            fields: Iterable[tuple[int, str, str | None]] = [(entry.rowid, "log", entry.texts[-1])]
+        else:
+            fields = (
+                (entry.rowid * 8 + code, name, entry.texts[code])
+                for code, name in _FIELD_BY_CODE.items()
+            )
+        for entry_id, field, text in fields:
+            if text and (found := distinct_words(text)):
+                rows.append((entry_id, entry.run_id, entry.node_id, field, found))
+    return rows
+
+
+def index_entries(entries: Sequence[SearchEntry]) -> None:
+    """Add search.py's entries to the index, one row per field that has words."""
+    rows = _rows(entries)
+    for start in range(0, len(rows), _CHUNK):
+        chunk = rows[start : start + _CHUNK]
         placeholders = ", ".join(["(%s, %s, %s, %s, array_to_tsvector(%s::text[]))"] * len(chunk))
         db.execute_sql(
             f'INSERT INTO "{SEARCH_TABLE}" (id, run_id, node_id, field, words) '
             f"VALUES {placeholders}",
             [value for row in chunk for value in row],
         )
+
+
+def raw_index_rows(
+    entries: Sequence[SearchEntry],
+) -> list[tuple[str, list[str], list[tuple[object, ...]]]]:
+    """What `index_entries` inserts, as (table, columns, values) for plain `executemany`
+    (the store benchmark's raw ceiling; `words` goes through `array_to_tsvector`)."""
+    columns = ["id", "run_id", "node_id", "field", "words"]
+    return [(SEARCH_TABLE, columns, list(_rows(entries)))]
 
 
 def unindex_runs(run_ids: Iterable[str]) -> None:
@@ -177,11 +200,13 @@ def _source_texts(entry_ids: list[int]) -> dict[int, str]:
     log_pks = sorted({-i for i in entry_ids if i < 0})
     texts: dict[int, str] = {}
     if node_pks:
-        # __data__ holds the raw key; `payload.node` would fetch the node row.
-        payloads: dict[int, Any] = {
-            p.__data__["node"]: p
-            for p in NodePayload.select().where(NodePayload.node.in_(node_pks))
-        }
+        payloads = dict(
+            tuple_rows(
+                NodePayload.select(NodePayload.node, NodePayload.payload).where(
+                    NodePayload.node.in_(node_pks)
+                )
+            )
+        )
         errors = dict(
             tuple_rows(
                 NodeExecution.select(NodeExecution.id, NodeExecution.error_message).where(
@@ -193,8 +218,8 @@ def _source_texts(entry_ids: list[int]) -> dict[int, str]:
             pk, field = entry_id // 8, _FIELD_BY_CODE.get(entry_id % 8)
             if field == "error":
                 value = errors.get(pk)
-            elif field in _PAYLOAD_COLUMN and pk in payloads:
-                value = getattr(payloads[pk], _PAYLOAD_COLUMN[field].name)
+            elif field in _PAYLOAD_ATTRIBUTE and pk in payloads:
+                value = getattr(payloads[pk], _PAYLOAD_ATTRIBUTE[field])
             else:
                 value = None
             texts[entry_id] = value or ""

@@ -7,17 +7,19 @@ Days are UTC calendar days (epoch-day numbers rendered as ISO dates).
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from peewee import SQL, Case, Select, fn
+from peewee import SQL, Case, NodeList, fn
 
 from app.store.backend import is_postgres
 from app.store.filters import RunFilter
-from app.store.models import NodeExecution, Run, db
+from app.store.models import NodeExecution, Run
 from app.store.rows import tuple_rows
 from app.store.status import Status
 
@@ -69,36 +71,39 @@ def workflow_stats(where: RunFilter = RunFilter()) -> list[WorkflowStats]:  # no
     def over_selected(*columns: Any) -> Any:
         return where.apply(Run.select(*columns))
 
-    # One pass for the totals and the histogram: counts per (workflow, bucket), where runs
-    # without a duration get bucket -1; the totals are the sums over a workflow's buckets.
-    bucket = Case(
-        None,
-        [(Run.duration_ms.is_null(), -1)]
-        + [(Run.duration_ms <= bound, index) for index, bound in enumerate(DURATION_BUCKETS_MS)],
-        len(DURATION_BUCKETS_MS),
-    )
-    success = fn.SUM(Case(None, [(Run.status == Status.SUCCESS.value, 1)], 0))
-    failure = fn.SUM(Case(None, [(Run.status == Status.ERROR.value, 1)], 0))
+    # One pass for the totals and the histogram: a row per workflow, a column per bucket.
+    # The rows are read in table order and grouped by a sort, which is several times
+    # quicker than walking an index by workflow and looking every run up (what SQLite
+    # picks for a plain GROUP BY workflow_id since the duration index exists).
+    def counted(condition: Any) -> Any:
+        return fn.SUM(Case(None, [(condition, 1)], 0))
+
+    bounds = (None, *DURATION_BUCKETS_MS, None)
+    in_bucket = [
+        counted(
+            (Run.duration_ms > low if low is not None else Run.duration_ms.is_null(False))
+            & (Run.duration_ms <= high if high is not None else Run.duration_ms.is_null(False))
+        )
+        for low, high in itertools.pairwise(bounds)
+    ]
+    group_key: Any = Run.workflow_id
+    if not is_postgres():
+        group_key = NodeList((SQL("+"), Run.workflow_id), glue="")  # no index: a table scan
     totals: dict[str, list[int]] = {}  # runs, successes, failures, timed, longest
-    buckets: dict[str, list[int]] = defaultdict(lambda: [0] * (len(DURATION_BUCKETS_MS) + 1))
-    for workflow_id, index, count, ok, bad, longest in tuple_rows(
+    buckets: dict[str, list[int]] = {}
+    for workflow_id, count, ok, bad, timed, longest, *counts in tuple_rows(
         over_selected(
             Run.workflow_id,
-            bucket.alias("bucket"),
             fn.COUNT(SQL("*")),
-            success,
-            failure,
+            counted(Run.status == Status.SUCCESS.value),
+            counted(Run.status == Status.ERROR.value),
+            fn.COUNT(Run.duration_ms),
             fn.MAX(Run.duration_ms),
-        ).group_by(Run.workflow_id, SQL("bucket"))
+            *in_bucket,
+        ).group_by(group_key)
     ):
-        total = totals.setdefault(workflow_id, [0, 0, 0, 0, 0])
-        total[0] += count
-        total[1] += int(ok or 0)
-        total[2] += int(bad or 0)
-        if int(index) >= 0:
-            total[3] += count
-            total[4] = max(total[4], longest)
-            buckets[workflow_id][int(index)] = count
+        totals[workflow_id] = [count, int(ok or 0), int(bad or 0), timed, longest or 0]
+        buckets[workflow_id] = [int(n or 0) for n in counts]
     if not totals:
         return []
     day = fn.FLOOR(Run.started_at / DAY_MS) if is_postgres() else Run.started_at / DAY_MS
@@ -110,7 +115,7 @@ def workflow_stats(where: RunFilter = RunFilter()) -> list[WorkflowStats]:  # no
     ):
         per_day[workflow_id][_day(int(day_number) * DAY_MS)] = count
     percentiles = _duration_percentiles(over_selected, {w: t[3] for w, t in totals.items()})
-    names = _latest_names(over_selected)
+    names = _latest_names(over_selected, totals)
     result = []
     for workflow_id, (runs, successes, failures, timed, longest) in sorted(totals.items()):
         result.append(
@@ -133,41 +138,44 @@ def workflow_stats(where: RunFilter = RunFilter()) -> list[WorkflowStats]:  # no
 
 
 def _duration_percentiles(over_selected: Any, timed: dict[str, int]) -> dict[tuple[str, int], int]:
-    """(workflow, rank) -> duration at that rank, for the p50 and p95 ranks only: the
-    database numbers each workflow's durations in order and hands back just those rows."""
-    ranks = sorted({_rank(f, n) for n in timed.values() if n for f in (0.50, 0.95)})
-    if not ranks:
-        return {}
-    position = fn.ROW_NUMBER().over(partition_by=[Run.workflow_id], order_by=[Run.duration_ms])
-    numbered = (
-        over_selected(Run.workflow_id, Run.duration_ms, position.alias("position"))
-        .where(Run.duration_ms.is_null(False))
-        .alias("numbered")
-    )
-    query = (
-        Select([numbered], [numbered.c.workflow_id, numbered.c.position, numbered.c.duration_ms])
-        .where(numbered.c.position.in_(ranks))
-        .bind(db)
-    )
-    return {(workflow_id, int(rank)): duration for workflow_id, rank, duration in query.tuples()}
+    """(workflow, rank) -> duration at that rank, for the p50 and p95 ranks only.
+
+    Each value is one row read at an offset along the (workflow_id, duration_ms) index, so
+    nothing is sorted: numbering every run's duration with ROW_NUMBER sorted the whole
+    selection (125 ms of 300 for 100,000 runs).
+    """
+    found: dict[tuple[str, int], int] = {}
+    for workflow_id, count in timed.items():
+        for rank in sorted({_rank(f, count) for f in (0.50, 0.95)} if count else ()):
+            query = (
+                over_selected(Run.duration_ms)
+                .where((Run.workflow_id == workflow_id) & Run.duration_ms.is_null(False))
+                .order_by(Run.duration_ms)
+                .limit(1)
+                .offset(rank - 1)
+            )
+            row = next(iter(tuple_rows(query)), None)
+            if row is not None:
+                found[(workflow_id, rank)] = row[0]
+    return found
 
 
-def _latest_names(over_selected: Any) -> dict[str, str]:
-    """Each workflow's name as its newest run with a name gave it."""
-    named = over_selected(Run.workflow_id, Run.workflow_name, Run.started_at, Run.id).where(
-        Run.workflow_name != ""
-    )
-    latest = (
-        over_selected(Run.workflow_id, fn.MAX(Run.started_at).alias("started"))
-        .where(Run.workflow_name != "")
-        .group_by(Run.workflow_id)
-        .alias("latest")
-    )
-    rows = named.join(
-        latest,
-        on=((Run.workflow_id == latest.c.workflow_id) & (Run.started_at == latest.c.started)),
-    ).order_by(Run.id)
-    return {workflow_id: name for workflow_id, name, _, _ in tuple_rows(rows)}
+def _latest_names(over_selected: Any, workflow_ids: Iterable[str]) -> dict[str, str]:
+    """Each workflow's name as its newest run with a name gave it: one row per workflow
+    from the (workflow_id, started_at) index (joining every run with its workflow's
+    latest start read the whole table twice)."""
+    names = {}
+    for workflow_id in workflow_ids:
+        query = (
+            over_selected(Run.workflow_name)
+            .where((Run.workflow_id == workflow_id) & (Run.workflow_name != ""))
+            .order_by(Run.started_at.desc(), Run.id.desc())
+            .limit(1)
+        )
+        row = next(iter(tuple_rows(query)), None)
+        if row is not None:
+            names[workflow_id] = row[0]
+    return names
 
 
 @dataclass(frozen=True)

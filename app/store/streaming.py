@@ -27,12 +27,12 @@ from app.store.models import (
 )
 from app.store.records import LogRecord, NodeRecord
 from app.store.rows import dict_rows
-from app.store.search import index_rows, node_rowid, unindex_logs, unindex_nodes
+from app.store.search import SearchEntry, index_entries, log_entry, unindex_logs, unindex_nodes
 from app.store.status import Status
 
 # Primary keys are allocated the way full reports allocate them (under the write lock), so
 # both kinds of write agree on every backend, whatever it does with sequences.
-from app.store.writes import _allocate_ids, node_columns, payload_columns
+from app.store.writes import _allocate_ids, node_columns, node_payload, node_search_entry
 
 
 class RunNotFound(LookupError):
@@ -62,19 +62,6 @@ class StepRun:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def _searchable(node: NodeRecord) -> list[tuple[str, str]]:
-    llm = node.llm
-    fields = (
-        ("input", node.input_json),
-        ("output", node.output_json),
-        ("error", node.error_message),
-        ("stack", node.error_stack),
-        ("prompt", llm.prompt_json if llm else None),
-        ("response", llm.response_json if llm else None),
-    )
-    return [(field, content) for field, content in fields if content]
 
 
 def _require_run(run_id: str) -> None:
@@ -108,24 +95,22 @@ def _upsert(run_id: str, nodes: Sequence[NodeRecord]) -> None:
         .scalar()
     )
     position = -1 if highest is None else int(highest)
-    search_rows: list[tuple[int, str, str | None, str, str]] = []
+    search_entries: list[SearchEntry] = []
     for node in nodes:
         pk = stored.get((node.node_id, node.attempt))
+        payload = node_payload(node)
         if pk is None:
             position += 1
             (pk,) = _allocate_ids(NodeExecution, 1)
             NodeExecution.insert(
                 id=pk, run=run_id, position=position, **node_columns(node)
             ).execute()
-            NodePayload.insert(node=pk, **payload_columns(node)).execute()
+            NodePayload.insert(node=pk, payload=payload).execute()
         else:  # an update keeps the node's place in the run
             NodeExecution.update(**node_columns(node)).where(NodeExecution.id == pk).execute()
-            NodePayload.update(**payload_columns(node)).where(NodePayload.node == pk).execute()
-        search_rows += [
-            (node_rowid(pk, field), run_id, node.node_id, field, content)
-            for field, content in _searchable(node)
-        ]
-    index_rows(search_rows)
+            NodePayload.update(payload=payload).where(NodePayload.node == pk).execute()
+        search_entries.append(node_search_entry(pk, run_id, node, payload))
+    index_entries(search_entries)
 
 
 def _refresh_run(run_id: str, from_steps: bool = False) -> None:
@@ -217,7 +202,7 @@ def append_logs(run_id: str, logs: Sequence[StreamedLog]) -> None:
         _require_run(run_id)
         highest = LogEntry.select(fn.MAX(LogEntry.sequence)).where(LogEntry.run == run_id).scalar()
         next_sequence = 0 if highest is None else int(highest) + 1
-        search_rows: list[tuple[int, str, str | None, str, str]] = []
+        search_entries: list[SearchEntry] = []
         for pk, entry in zip(_allocate_ids(LogEntry, len(logs)), logs, strict=True):
             record = entry.record
             sequence = record.sequence if entry.numbered else next_sequence
@@ -243,8 +228,8 @@ def append_logs(run_id: str, logs: Sequence[StreamedLog]) -> None:
             ).execute()
             if record.data_json is not None:
                 LogPayload.insert(log=pk, data_json=record.data_json).execute()
-            search_rows.append((-pk, run_id, record.node_id, "log", record.message))
-        index_rows(search_rows)
+            search_entries.append(log_entry(pk, run_id, record.node_id, record.message))
+        index_entries(search_entries)
         Run.update(received_at=_now_ms()).where(Run.id == run_id).execute()
 
 

@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from operator import itemgetter
 from typing import Any
 
-from peewee import fn
+from peewee import (
+    AutoField,
+    BigIntegerField,
+    CharField,
+    Field,
+    FloatField,
+    ForeignKeyField,
+    IntegerField,
+    TextField,
+    fn,
+)
 
 from app.store.backend import is_postgres
 from app.store.connection import write_transaction
@@ -25,16 +37,20 @@ from app.store.models import (
     RunTag,
     db,
 )
+from app.store.records import NodePayload as NodePayloadRecord
 from app.store.records import NodeRecord, RunRecord
-from app.store.search import index_rows, node_rowid, searchable_node_fields, unindex_runs
+from app.store.search import SearchEntry, index_entries, log_entry, node_entry, unindex_runs
 from app.store.status import Status
 
 # SQLite limits bound parameters per statement (32,766 since 3.32); rows x columns stays below.
 _ROWS_PER_INSERT = 500
 _IDS_PER_DELETE = 500
-# Runs per transaction when deleting many: removing a run's search entries re-tokenises its
-# text (~1-2 ms per run of 10 nodes), and ingest waits for the write lock meanwhile.
-_RUNS_PER_DELETE_CHUNK = 50
+# Deleting many runs: removing a run's search entries re-tokenises its text (~1-2 ms per
+# run of 10 nodes) and ingest waits for the write lock meanwhile, so each transaction
+# deletes as many runs as fit in about DELETE_HOLD_BUDGET_S, measured as it goes.
+DELETE_HOLD_BUDGET_S = 0.03
+_FIRST_DELETE_CHUNK = 25
+_DELETE_CHUNK_RANGE = (5, 200)
 
 
 def _now_ms() -> int:
@@ -71,10 +87,29 @@ def _insert_rows(model: type[BaseModel], rows: list[dict[str, Any]]) -> None:
         f'INSERT INTO "{model._meta.table_name}" ({columns}) '
         f"VALUES ({', '.join('?' * len(fields))})"
     )
-    converters = [(field.name, field.db_value) for field in fields]
-    db.cursor().executemany(
-        sql, [tuple(convert(row[name]) for name, convert in converters) for row in rows]
-    )
+    get = itemgetter(*(field.name for field in fields))
+    values = [get(row) for row in rows]
+    converted = [(i, field.db_value) for i, field in enumerate(fields) if _converts(field)]
+    if len(fields) == 1:
+        values = [(value,) for value in values]
+    if converted:
+        for k, row in enumerate(values):
+            changed = list(row)
+            for i, convert in converted:
+                changed[i] = convert(changed[i])
+            values[k] = tuple(changed)
+    db.cursor().executemany(sql, values)
+
+
+# Fields whose Python values the sqlite3 driver stores as they are (records hold them typed
+# already); calling their db_value for every value of every row was a tenth of a write.
+_STORED_AS_IS = (AutoField, BigIntegerField, CharField, FloatField, IntegerField, TextField)
+
+
+def _converts(field: Field) -> bool:
+    if isinstance(field, ForeignKeyField):
+        field = field.rel_field
+    return type(field) not in _STORED_AS_IS
 
 
 def _allocate_ids(model: type[BaseModel], count: int) -> list[int]:
@@ -122,17 +157,23 @@ def node_columns(node: NodeRecord) -> dict[str, Any]:
     }
 
 
-def payload_columns(node: NodeRecord) -> dict[str, Any]:
-    """A node's payload columns (NodePayload), kept apart so listings never read them."""
+def node_payload(node: NodeRecord) -> NodePayloadRecord:
+    """A node's payload fields (NodePayload), kept apart so listings never read them."""
     llm = node.llm
-    return {
-        "input_json": node.input_json,
-        "output_json": node.output_json,
-        "error_stack": node.error_stack,
-        "metrics_json": node.metrics_json,
-        "llm_prompt_json": llm.prompt_json if llm else None,
-        "llm_response_json": llm.response_json if llm else None,
-    }
+    return NodePayloadRecord(
+        input_json=node.input_json,
+        output_json=node.output_json,
+        error_stack=node.error_stack,
+        metrics_json=node.metrics_json,
+        llm_prompt_json=llm.prompt_json if llm else None,
+        llm_response_json=llm.response_json if llm else None,
+    )
+
+
+def node_search_entry(
+    pk: int, run_id: str, node: NodeRecord, payload: NodePayloadRecord
+) -> SearchEntry:
+    return node_entry(pk, run_id, node.node_id, node.error_message, payload)
 
 
 def _run_row(record: RunRecord, received_at: int) -> dict[str, Any]:
@@ -183,16 +224,14 @@ def _insert_runs(records: Sequence[RunRecord]) -> None:
     nodes = [(r, position, n) for r in records for position, n in enumerate(r.nodes)]
     node_ids = _allocate_ids(NodeExecution, len(nodes))
     node_rows, payload_rows = [], []
+    search_entries: list[SearchEntry] = []
     for pk, (run, position, node) in zip(node_ids, nodes, strict=True):
         node_rows.append({"id": pk, "run": run.id, "position": position, **node_columns(node)})
-        payload_rows.append({"node": pk, **payload_columns(node)})
+        payload = node_payload(node)
+        payload_rows.append({"node": pk, "payload": payload})
+        search_entries.append(node_search_entry(pk, run.id, node, payload))
     _insert_rows(NodeExecution, node_rows)
     _insert_rows(NodePayload, payload_rows)
-    search_rows: list[tuple[int, str, str | None, str, str]] = [
-        (node_rowid(pk, field), run.id, node.node_id, field, content)
-        for pk, (run, _, node) in zip(node_ids, nodes, strict=True)
-        for field, content in _searchable(node)
-    ]
 
     logs = [(r, log) for r in records for log in r.logs]
     log_ids = _allocate_ids(LogEntry, len(logs))
@@ -220,11 +259,11 @@ def _insert_runs(records: Sequence[RunRecord]) -> None:
         ],
     )
 
-    search_rows += [
-        (-pk, run.id, log.node_id, "log", log.message)
+    search_entries += [
+        log_entry(pk, run.id, log.node_id, log.message)
         for pk, (run, log) in zip(log_ids, logs, strict=True)
     ]
-    index_rows(search_rows)
+    index_entries(search_entries)
     artifacts = [(r, a) for r in records for a in r.artifacts]
     artifact_ids = _allocate_ids(Artifact, len(artifacts))
     _insert_rows(
@@ -247,18 +286,6 @@ def _insert_runs(records: Sequence[RunRecord]) -> None:
             {"artifact": pk, "data_json": a.data_json}
             for pk, (_, a) in zip(artifact_ids, artifacts, strict=True)
         ],
-    )
-
-
-def _searchable(node: NodeRecord) -> list[tuple[str, str]]:
-    llm = node.llm
-    return searchable_node_fields(
-        node.input_json,
-        node.output_json,
-        node.error_message,
-        node.error_stack,
-        llm.prompt_json if llm else None,
-        llm.response_json if llm else None,
     )
 
 
@@ -301,19 +328,71 @@ def clear_workflow(workflow_id: str) -> int:
 def delete_matching(where: RunFilter, on_progress: Callable[[int], bool] | None = None) -> int:
     """Delete every run the filter selects, a chunk per transaction; return the count.
 
-    Short transactions keep the write lock free for ingest between chunks. `on_progress`
-    gets the running total after each chunk and may return False to stop early (the runs
-    already deleted stay deleted).
+    Short transactions keep the write lock free for ingest between chunks: each chunk is
+    sized from how long the previous ones took, to hold the lock for about
+    DELETE_HOLD_BUDGET_S. `on_progress` gets the running total after each chunk and may
+    return False to stop early (the runs already deleted stay deleted).
     """
-    deleted = 0
-    while True:
-        with write_transaction():
-            ids = [row.id for row in where.apply(Run.select(Run.id)).limit(_RUNS_PER_DELETE_CHUNK)]
-            if not ids:
+    deleted, size = 0, _FIRST_DELETE_CHUNK
+    with _bulk_delete_settings():
+        while True:
+            started = time.perf_counter()
+            with write_transaction():
+                ids = [row.id for row in where.apply(Run.select(Run.id)).limit(size)]
+                if not ids:
+                    return deleted
+                deleted += _delete_ids(ids)
+            size = _next_chunk_size(size, len(ids), time.perf_counter() - started)
+            _checkpoint_outside_the_lock()
+            if on_progress is not None and on_progress(deleted) is False:
                 return deleted
-            deleted += _delete_ids(ids)
-        if on_progress is not None and on_progress(deleted) is False:
-            return deleted
+
+
+def _next_chunk_size(size: int, done: int, elapsed_s: float) -> int:
+    """Runs the next chunk may delete to take about DELETE_HOLD_BUDGET_S, from the last
+    chunk's pace; it grows at most twofold at a time, so one quick chunk cannot lead to
+    one far too long."""
+    if done < size:
+        return size
+    per_run = elapsed_s / done
+    wanted = DELETE_HOLD_BUDGET_S / per_run if per_run > 0 else size * 2
+    low, high = _DELETE_CHUNK_RANGE
+    return max(low, min(high, size * 2, int(wanted)))
+
+
+@contextmanager
+def _bulk_delete_settings() -> Iterator[None]:
+    """Keep the disk work of deleting in chunks out of the write lock (SQLite).
+
+    - This connection copies the WAL back into the file between chunks, rather than when
+      a commit crosses the automatic checkpoint's threshold: that copy ran inside the
+      commit call, and its tens of milliseconds counted against the chunk's turn.
+    - Commits do not wait for the disk (synchronous NORMAL): an fsync took up to seconds
+      while other programs wrote, all of it holding the lock. The checkpoints between
+      chunks sync instead, so a power cut can at worst bring back the last chunks deleted
+      (WAL mode never corrupts the file this way); reports stored meanwhile by the
+      receiver's own connection stay synchronous FULL.
+    """
+    if is_postgres():
+        yield
+        return
+    before = {
+        pragma: int(db.execute_sql(f"PRAGMA {pragma}").fetchone()[0])
+        for pragma in ("wal_autocheckpoint", "synchronous")
+    }
+    db.execute_sql("PRAGMA wal_autocheckpoint = 0")
+    db.execute_sql("PRAGMA synchronous = NORMAL")
+    try:
+        yield
+    finally:
+        for pragma, value in before.items():
+            db.execute_sql(f"PRAGMA {pragma} = {value}")
+
+
+def _checkpoint_outside_the_lock() -> None:
+    """A PASSIVE checkpoint: copies what it can without waiting for, or blocking, writers."""
+    if not is_postgres():
+        db.execute_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 def delete_all(on_progress: Callable[[int], bool] | None = None) -> int:

@@ -4,8 +4,9 @@
 
 Figures:
 - batched write of runs (the receiver's path: `replace_runs`, one transaction per group of
-  reports) against the raw ceiling: plain `sqlite3` `executemany` of the very same rows in
-  the same number of transactions, on a fresh file with the same schema and pragmas;
+  reports) against the raw ceiling: plain `executemany` of the very same rows in the same
+  number of transactions: `sqlite3` on a fresh file with the same schema and pragmas, or
+  for a database URL psycopg on the same (emptied) PostgreSQL database;
 - database bytes per run (search index included) against the reports' JSON bytes per run;
 - with `--runs` runs (default 1,000,000; no node payloads): first page (50 rows) per single
   filter and for combined filters, total counts, one run with 20 nodes;
@@ -21,6 +22,7 @@ holds another set). Timings are the median of several repetitions on a warm cach
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import sqlite3
 import statistics
@@ -36,10 +38,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a plain s
 
 from peewee import SqliteDatabase
 
-from app.store import queries, search, stats, writes
+from app.config import describe_database
+from app.store import queries, search, search_pg, stats, writes
+from app.store.backend import is_postgres
 from app.store.connection import SQLITE_PRAGMAS, close_database, open_database
 from app.store.filters import RunFilter
-from app.store.models import BaseModel, Run, SchemaInfo, db
+from app.store.models import ALL_MODELS, BaseModel, Run, SchemaInfo, db
 from app.store.records import RunRecord
 from app.store.schema import SCHEMA_VERSION
 from app.store.status import Status
@@ -55,6 +59,11 @@ DAY_MS = 86_400_000
 
 def is_url(target: str) -> bool:
     return "://" in target
+
+
+def shown(target: str) -> str:
+    """The target as printed: a URL without its password."""
+    return describe_database(target) if is_url(target) else target
 
 
 def open_target(target: str) -> Any:
@@ -90,7 +99,19 @@ def database_bytes() -> int:
 
 # -- data sets -----------------------------------------------------------------------------
 def dataset_marker(runs: int, payloads: bool, seed: int) -> str:
-    return f"schema {SCHEMA_VERSION}, seed {seed}, {runs} runs, payloads {payloads}"
+    """What identifies a cached set. The payload set is rebuilt for each schema version
+    (its bytes per run must be those of a file written by this version, not of an upgraded
+    one full of freed pages); the listing set is upgraded by `open_database` like any user's
+    history, which keeps its runs and is far quicker than building a million again."""
+    marker = f"seed {seed}, {runs} runs, payloads {payloads}"
+    return f"schema {SCHEMA_VERSION}, {marker}" if payloads else marker
+
+
+def same_dataset(stored: str, marker: str) -> bool:
+    # Listing sets built before schema 4 carry their schema in the marker too.
+    return stored == marker or (
+        marker.startswith("seed ") and re.sub(r"^schema \d+, ", "", stored) == marker
+    )
 
 
 def records(generator: RunGenerator, start: int, stop: int, payloads: bool) -> list[RunRecord]:
@@ -106,18 +127,21 @@ def ensure_dataset(target: str, runs: int, payloads: bool, seed: int) -> None:
     if not is_url(target) and Path(target).exists():
         open_target(target)
         row = SchemaInfo.get_or_none(SchemaInfo.key == "bench_dataset")
-        if row is not None and row.value == marker:
+        if row is not None and same_dataset(row.value, marker):
             return
         close_database()
         for suffix in ("", "-wal", "-shm"):
             Path(target + suffix).unlink(missing_ok=True)
     open_target(target)
     row = SchemaInfo.get_or_none(SchemaInfo.key == "bench_dataset")
-    if row is not None and row.value == marker:
+    if row is not None and same_dataset(row.value, marker):
         return
     if Run.select().exists():
-        writes.delete_all()
-    print(f"  building {marker} in {target} (once; cached) ...", flush=True)
+        if is_postgres():
+            _empty_postgres()  # the other set: TRUNCATE, not a million chunked deletes
+        else:
+            writes.delete_all()
+    print(f"  building {marker} in {shown(target)} (once; cached) ...", flush=True)
     generator = RunGenerator(seed=seed, total_runs=runs)
     start = time.perf_counter()
     chunk = 2000
@@ -135,11 +159,14 @@ def ensure_dataset(target: str, runs: int, payloads: bool, seed: int) -> None:
 
 
 # -- write throughput ----------------------------------------------------------------------
+RawRows = list[tuple[str, list[str], list[tuple[Any, ...]]]]
+
+
 @contextmanager
-def captured_rows() -> Iterator[list[tuple[str, list[str], list[tuple[Any, ...]]]]]:
+def captured_rows() -> Iterator[RawRows]:
     """Record the rows the store inserts (table, columns, values as stored) instead of
     inserting them, so the raw ceiling writes exactly the same rows."""
-    captured: list[tuple[str, list[str], list[tuple[Any, ...]]]] = []
+    captured: RawRows = []
 
     def capture(model: type[BaseModel], rows: list[dict[str, Any]]) -> None:
         if not rows:
@@ -149,31 +176,36 @@ def captured_rows() -> Iterator[list[tuple[str, list[str], list[tuple[Any, ...]]
         values = [tuple(field.db_value(row[field.name]) for field in fields) for row in rows]
         captured.append((model._meta.table_name, columns, values))
 
-    def capture_index(rows: Any) -> None:
-        for table, columns, values in search.raw_index_rows(rows):
-            captured.append((table, columns, values))
+    def capture_index(entries: Any) -> None:
+        raw = search_pg.raw_index_rows if is_postgres() else search.raw_index_rows
+        captured.extend(raw(entries))
 
-    original_rows, original_index = writes._insert_rows, writes.index_rows
-    writes._insert_rows, writes.index_rows = capture, capture_index  # type: ignore[assignment]
+    original_rows, original_index = writes._insert_rows, writes.index_entries
+    writes._insert_rows, writes.index_entries = capture, capture_index  # type: ignore[assignment]
     try:
         yield captured
     finally:
-        writes._insert_rows, writes.index_rows = original_rows, original_index  # type: ignore[assignment]
+        writes._insert_rows, writes.index_entries = original_rows, original_index  # type: ignore[assignment]
+
+
+def store_rows(batches: list[list[RunRecord]]) -> list[RawRows]:
+    """The rows the store writes for the batches, split into one list per batch (the open
+    database is left as it was)."""
+    with db.atomic() as transaction, captured_rows() as rows:
+        writes._insert_runs([record for batch in batches for record in batch])
+        transaction.rollback()
+    return _split_by_batch(rows, batches)
 
 
 def raw_ceiling(path: Path, batches: list[list[RunRecord]]) -> float:
     """Runs/s of plain sqlite3 executemany of the store's rows, one transaction per batch."""
     open_target(str(path))  # same schema as the store creates
-    with db.atomic() as transaction, captured_rows() as rows:
-        writes._insert_runs([record for batch in batches for record in batch])
-        transaction.rollback()
+    prepared = store_rows(batches)
     close_database()
-    return _raw_insert(path, _split_by_batch(rows, batches))
+    return _raw_insert(path, prepared)
 
 
-def _split_by_batch(
-    rows: list[tuple[str, list[str], list[tuple[Any, ...]]]], batches: list[list[RunRecord]]
-) -> list[list[tuple[str, list[str], list[tuple[Any, ...]]]]]:
+def _split_by_batch(rows: RawRows, batches: list[list[RunRecord]]) -> list[RawRows]:
     """Every row goes into the transaction of the run it belongs to, as in the store."""
     batch_of_run = {record.id: k for k, batch in enumerate(batches) for record in batch}
     batch_of_pk: dict[str, dict[Any, int]] = {}
@@ -182,7 +214,7 @@ def _split_by_batch(
         "log_payload": "log_entry",
         "artifact_payload": "artifact",
     }
-    prepared: list[list[tuple[str, list[str], list[tuple[Any, ...]]]]] = [[] for _ in batches]
+    prepared: list[RawRows] = [[] for _ in batches]
     for table, columns, values in rows:
         parts: list[list[tuple[Any, ...]]] = [[] for _ in batches]
         for value in values:
@@ -191,10 +223,10 @@ def _split_by_batch(
                 k = batch_of_run[row["id"]]
             elif table in parents:
                 k = batch_of_pk[parents[table]][value[0]]
-            elif table == search.SEARCH_TABLE:
+            elif "run_id" not in row:  # SQLite's search index: rowid = node pk or -log pk
                 rowid = row["rowid"]
                 k = (
-                    batch_of_pk["node_execution"][rowid // 8]
+                    batch_of_pk["node_execution"][rowid]
                     if rowid > 0
                     else batch_of_pk["log_entry"][-rowid]
                 )
@@ -209,9 +241,7 @@ def _split_by_batch(
     return prepared
 
 
-def _raw_insert(
-    path: Path, prepared: list[list[tuple[str, list[str], list[tuple[Any, ...]]]]]
-) -> float:
+def _raw_insert(path: Path, prepared: list[RawRows]) -> float:
     runs = sum(len(values) for batch in prepared for table, _, values in batch if table == "run")
     connection = sqlite3.connect(path, isolation_level=None)
     for name, value in SQLITE_PRAGMAS.items():
@@ -241,26 +271,80 @@ def store_write(path: Path, batches: list[list[RunRecord]]) -> float:
     return sum(len(b) for b in batches) / elapsed
 
 
-def bench_writes(write_runs: int, seed: int) -> None:
+def _empty_postgres() -> None:
+    """Every history table emptied at once (the cached data sets are rebuilt next time)."""
+    tables = ", ".join(
+        f'"{model._meta.table_name}"' for model in ALL_MODELS if model is not SchemaInfo
+    )
+    db.execute_sql(f'TRUNCATE {tables}, "{search_pg.SEARCH_TABLE}" RESTART IDENTITY CASCADE')
+    SchemaInfo.delete().where(SchemaInfo.key == "bench_dataset").execute()
+
+
+def store_write_postgres(url: str, batches: list[list[RunRecord]]) -> float:
+    open_target(url)
+    _empty_postgres()
+    start = time.perf_counter()
+    for batch in batches:
+        writes.replace_runs(batch)
+    elapsed = time.perf_counter() - start
+    _empty_postgres()
+    close_database()
+    return sum(len(b) for b in batches) / elapsed
+
+
+def raw_ceiling_postgres(url: str, batches: list[list[RunRecord]]) -> float:
+    """Runs/s of plain psycopg `executemany` of the store's rows (the search index's words
+    through the same `array_to_tsvector` the store uses), one transaction per batch."""
+    open_target(url)
+    _empty_postgres()
+    prepared = store_rows(batches)
+    runs = sum(len(b) for b in batches)
+    start = time.perf_counter()
+    for rows in prepared:
+        with db.atomic():
+            cursor = db.cursor()
+            for table, columns, values in rows:
+                placeholders = ", ".join(
+                    "array_to_tsvector(%s::text[])" if column == "words" else "%s"
+                    for column in columns
+                )
+                names = ", ".join(f'"{c}"' for c in columns)
+                cursor.executemany(
+                    f'INSERT INTO "{table}" ({names}) VALUES ({placeholders})', values
+                )
+    elapsed = time.perf_counter() - start
+    _empty_postgres()
+    close_database()
+    return runs / elapsed
+
+
+def bench_writes(target: str, write_runs: int, seed: int) -> None:
     print(f"\nBatched write: {write_runs:,} runs with payloads, {GROUP} per transaction")
     generator = RunGenerator(seed=seed + 1, total_runs=write_runs)
     batch_records = records(generator, 0, write_runs, True)
     batches = [batch_records[i : i + GROUP] for i in range(0, write_runs, GROUP)]
-    with tempfile.TemporaryDirectory(prefix="hindsight-bench-") as folder:
-        store_rates, raw_rates = [], []
-        for attempt in range(3):  # alternate, so both see the same machine load
-            store_rates.append(store_write(Path(folder) / f"store{attempt}.db", batches))
-            raw_rates.append(raw_ceiling(Path(folder) / f"raw{attempt}.db", batches))
+    store_rates, raw_rates = [], []
+    if is_url(target):
+        for _ in range(3):  # alternate, so both see the same machine load
+            store_rates.append(store_write_postgres(target, batches))
+            raw_rates.append(raw_ceiling_postgres(target, batches))
+        raw_label = "raw ceiling (psycopg executemany)"
+    else:
+        with tempfile.TemporaryDirectory(prefix="hindsight-bench-") as folder:
+            for attempt in range(3):
+                store_rates.append(store_write(Path(folder) / f"store{attempt}.db", batches))
+                raw_rates.append(raw_ceiling(Path(folder) / f"raw{attempt}.db", batches))
+        raw_label = "raw ceiling (sqlite3 executemany)"
     store_rate, raw_rate = max(store_rates), max(raw_rates)
     share = store_rate / raw_rate * 100
     line("store (replace_runs)", f"{store_rate:,.0f} runs/s")
-    line("raw ceiling (sqlite3 executemany)", f"{raw_rate:,.0f} runs/s")
+    line(raw_label, f"{raw_rate:,.0f} runs/s")
     line("store / raw ceiling", f"{share:.0f} %", "≥ 60 %", share >= 60)
 
 
 # -- listing set ---------------------------------------------------------------------------
 def bench_listing(target: str, runs: int, seed: int) -> None:
-    print(f"\nListing: {runs:,} runs (10 nodes each, no payloads) in {target}")
+    print(f"\nListing: {runs:,} runs (10 nodes each, no payloads) in {shown(target)}")
     ensure_dataset(target, runs, payloads=False, seed=seed)
     generator = RunGenerator(seed=seed, total_runs=runs)
     probe = generator.report(runs // 3, payloads=False)
@@ -330,7 +414,7 @@ def bench_listing(target: str, runs: int, seed: int) -> None:
 
 # -- payload set ---------------------------------------------------------------------------
 def bench_payloads(target: str, runs: int, seed: int) -> None:
-    print(f"\nFull payloads: {runs:,} runs in {target}")
+    print(f"\nFull payloads: {runs:,} runs in {shown(target)}")
     ensure_dataset(target, runs, payloads=True, seed=seed)
     generator = RunGenerator(seed=seed, total_runs=runs)
     sample = range(0, runs, max(runs // 2000, 1))
@@ -372,23 +456,37 @@ def bench_delete(target: str, runs: int) -> None:
             if Path(target + suffix).exists():
                 shutil.copyfile(target + suffix, scratch + suffix)
     open_target(scratch)
-    holds: list[float] = []
+    holds: list[float] = []  # each delete transaction, BEGIN IMMEDIATE to COMMIT returned
+    turns: list[float] = []  # between progress reports: a transaction and what follows it
     last = time.perf_counter()
+    original_transaction = writes.write_transaction
+
+    @contextmanager
+    def timed_transaction() -> Iterator[Any]:
+        begun = time.perf_counter()
+        with original_transaction() as transaction:
+            yield transaction
+        holds.append((time.perf_counter() - begun) * 1000)
 
     def progress(_: int) -> bool:
         nonlocal last
         now = time.perf_counter()
-        holds.append((now - last) * 1000)
+        turns.append((now - last) * 1000)
         last = now
         return True
 
-    start = time.perf_counter()
-    deleted = writes.delete_all(on_progress=progress)
-    elapsed = time.perf_counter() - start
+    writes.write_transaction = timed_transaction  # type: ignore[assignment]
+    try:
+        start = time.perf_counter()
+        deleted = writes.delete_all(on_progress=progress)
+        elapsed = time.perf_counter() - start
+    finally:
+        writes.write_transaction = original_transaction  # type: ignore[assignment]
     line(f"delete {deleted:,} runs: total", f"{elapsed:.1f} s")
-    line(f"  chunks {len(holds)}, median hold", f"{statistics.median(holds):.0f} ms")
+    line(f"  transactions {len(holds)}, median hold", f"{statistics.median(holds):.0f} ms")
+    line("  longest between progress reports", f"{max(turns):.0f} ms")
     worst = max(holds)
-    line("  longest write-lock hold (one chunk)", f"{worst:.0f} ms", "≤ 200 ms", worst <= 200)
+    line("  longest write-lock hold (one transaction)", f"{worst:.0f} ms", "≤ 200 ms", worst <= 200)
     close_database()
     if not is_url(target):
         for suffix in ("", "-wal", "-shm"):
@@ -422,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.db if is_url(args.db) else f"{args.db}-{kind}-{runs}.db"
 
     if "write" in parts:
-        bench_writes(args.write_runs, args.seed)
+        bench_writes(args.db, args.write_runs, args.seed)
     if "listing" in parts:
         bench_listing(target("listing", args.runs), args.runs, args.seed)
     if "payload" in parts:

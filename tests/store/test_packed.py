@@ -10,7 +10,18 @@ import pytest
 from app.ingest.report import decode_report
 from app.store import queries, writes
 from app.store.models import db
-from app.store.packed import COMPRESS_ABOVE, DEFLATE, PLAIN, pack, unpack
+from app.store.packed import (
+    COMPRESS_ABOVE,
+    DEFLATE,
+    PLAIN,
+    pack,
+    pack_fields,
+    pack_node_payload,
+    unpack,
+    unpack_fields,
+    unpack_node_payload,
+)
+from app.store.records import NodePayload
 from tests.conftest import make_report
 
 
@@ -53,5 +64,36 @@ def test_store_keeps_large_payloads_compressed_and_whole(database: Path) -> None
     assert detail is not None
     payload = queries.get_node_payload(detail.nodes[0].pk)
     assert payload is not None and json.loads(payload.output_json or "") == big
-    stored = db.execute_sql("SELECT MAX(length(output_json)) FROM node_payload").fetchone()[0]
+    stored = db.execute_sql("SELECT MAX(length(payload)) FROM node_payload").fetchone()[0]
     assert stored < len(json.dumps(big)) / 5
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [None] * 6,
+        ["", None, "", None, "", None],  # an empty text is not an absent one
+        ['{"a": 1}', "null", "Traceback ...", None, '[{"role": "user"}]', '"é ✓ 漢字"'],
+        ["ab\u0000cd" * 500, None, None, None, None, "x"],
+    ],
+)
+def test_node_payload_fields_pack_together_and_round_trip(values: list[str | None]) -> None:
+    payload = NodePayload(*values)
+    packed = pack_node_payload(payload)
+    assert unpack_node_payload(packed) == payload
+    assert unpack_node_payload(memoryview(packed)) == payload
+    assert unpack_fields(packed) == values
+
+
+def test_fields_packed_together_are_smaller_than_packed_apart() -> None:
+    words = " ".join(f"invoice {i} customer approved" for i in range(40))
+    fields = [json.dumps({"text": words}), json.dumps({"summary": words}), None, None, None, None]
+    together = len(pack_fields(fields))
+    apart = sum(len(pack(text)) for text in fields if text is not None)
+    assert together < apart * 0.75
+
+
+def test_corrupt_packed_fields_are_refused() -> None:
+    packed = pack_fields(["abc", None, None, None, None, None])
+    with pytest.raises(ValueError, match="do not add up"):
+        unpack_fields(packed + b"extra")

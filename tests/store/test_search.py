@@ -13,14 +13,11 @@ from app.store.search import match_expression, search_hits
 from app.store.search_pg import query_expression
 from tests.conftest import make_report
 from tests.ingest.test_report import full_report
+from tests.store.index_size import index_size
 
 
 def _store(report: dict[str, object]) -> None:
     writes.replace_runs([decode_report(json.dumps(report).encode())])
-
-
-def _index_size() -> int:
-    return int(db.execute_sql("SELECT COUNT(*) FROM search_index").fetchone()[0])
 
 
 def test_text_filter_finds_runs_by_payload_error_log_and_llm_text(database: Path) -> None:
@@ -62,14 +59,14 @@ def test_hit_names_run_node_and_field(database: Path) -> None:
 
 def test_replacing_and_deleting_runs_keeps_the_index_exact(database: Path) -> None:
     _store(make_report("r"))
-    indexed = _index_size()
+    indexed = index_size()
     assert indexed > 0
     _store(make_report("r"))  # re-post: same entries, not twice as many
-    assert _index_size() == indexed
+    assert index_size() == indexed
     _store(make_report("r", status="success"))
     assert search_hits("ValueError") == []
     writes.delete_runs(["r"])
-    assert _index_size() == 0
+    assert index_size() == 0
 
 
 def test_clear_workflow_unindexes_in_chunks(database: Path) -> None:
@@ -192,3 +189,84 @@ def test_hits_come_newest_first(database: Path) -> None:
             )
         )
     assert [h.run_id for h in search_hits("needle", limit=1)] == ["new"]
+
+
+def test_words_of_one_node_may_sit_in_different_fields_on_sqlite(db_path: Path) -> None:
+    """SQLite indexes a node as one row (a column per field): every word must appear in
+    the node, and the hit names the field holding most of them."""
+    from app.store.connection import close_database, open_database
+
+    open_database(db_path)
+    try:
+        _store(
+            make_report(
+                "split",
+                status="success",
+                nodeExecutions=[
+                    {
+                        "nodeId": "n",
+                        "status": "success",
+                        "input": {"city": "Reykjavik"},
+                        "output": {"animal": "puffin", "place": "Reykjavik harbour"},
+                    }
+                ],
+            )
+        )
+        assert [r.id for r in queries.list_runs(where=RunFilter(text="reykjavik puffin"))] == [
+            "split"
+        ]
+        (hit,) = search_hits("reykjavik puffin")
+        assert (hit.node_id, hit.field) == ("n", "output")  # holds both words
+        (hit,) = search_hits("harbour")
+        assert hit.field == "output" and "[harbour]" in hit.snippet
+    finally:
+        close_database()
+
+
+def test_prefix_spelled_out_from_the_vocabulary_finds_what_fts5_prefixes_find(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last word's prefix is looked up in the index's vocabulary and asked for word by
+    word; past the expansion limit FTS5's own prefix query runs. Both find the same."""
+    from app.store import search
+    from app.store.connection import close_database, open_database
+
+    open_database(db_path)
+    try:
+        words = [f"zebra{i}" for i in range(80)]
+        for i, word in enumerate(words):
+            _store(
+                make_report(
+                    f"r{i}",
+                    status="success",
+                    nodeExecutions=[{"nodeId": "n", "status": "success", "output": word}],
+                )
+            )
+        _store(make_report("other", status="success"))
+        everyone = {f"r{i}" for i in range(80)}
+
+        def runs(text: str) -> set[str]:
+            return {r.id for r in queries.list_runs(limit=500, where=RunFilter(text=text))}
+
+        assert search._query_expression("zebra7") == '("zebra7" OR "zebra70" OR "zebra71" ' + (
+            'OR "zebra72" OR "zebra73" OR "zebra74" OR "zebra75" OR "zebra76" OR "zebra77" '
+            'OR "zebra78" OR "zebra79")'
+        )
+        assert runs("zebra7") == {"r7", *(f"r{i}" for i in range(70, 80))}
+        assert runs("zeb") == everyone  # 80 words: FTS5's own prefix query
+        assert search._query_expression("zeb") == '"zeb"*'
+        assert runs("ZÉBRA1") == {"r1", *(f"r{i}" for i in range(10, 20))}  # folded alike
+        assert runs("nothingstartslikethis") == set()
+        # A new word with the prefix is found at once: the remembered lookup is per change.
+        _store(
+            make_report(
+                "late",
+                status="success",
+                nodeExecutions=[{"nodeId": "n", "status": "success", "output": "zebra7x"}],
+            )
+        )
+        assert "late" in runs("zebra7")
+        monkeypatch.setattr(search, "_MAX_EXPANSION", 1)
+        assert runs("zebra7") == {"r7", "late", *(f"r{i}" for i in range(70, 80))}
+    finally:
+        close_database()
