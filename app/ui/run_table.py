@@ -31,6 +31,10 @@ RUN_ROLE = Qt.ItemDataRole.UserRole + 1  # the RunSummary of a row
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2  # the raw value a column sorts by
 
 PAGE_SIZE = 200
+# A full-text query's first page is one screenful: its cost grows with the rows asked for
+# (the index is checked window by window in listing order), and the rest arrives as the
+# user scrolls. 60 rows fill a full-height window on a large screen.
+FIRST_SEARCH_PAGE = 60
 
 
 def _now_ms() -> int:
@@ -162,19 +166,21 @@ class RunTableModel(RecordTableModel[RunSummary]):
                 ticket.cancel()
         self._fetching = None
         where, order, size = self._filter, self._order, self._page_size
+        if where.text:
+            size = min(size, FIRST_SEARCH_PAGE)
         self._first_page = self._runner.submit(
             lambda: queries.list_runs(limit=size, where=where, order=order),
-            lambda runs: self._on_first_page(generation, runs),
+            lambda runs: self._on_first_page(generation, runs, size),
             lambda message: self._on_error(generation, message),
         )
 
-    def _on_first_page(self, generation: int, runs: list[RunSummary]) -> None:
+    def _on_first_page(self, generation: int, runs: list[RunSummary], size: int) -> None:
         if generation != self._generation:
             return  # a newer query superseded this one
         self._first_page = None
         self.beginResetModel()
         self._rows = list(runs)
-        self._has_more = len(runs) == self._page_size
+        self._has_more = len(runs) == size
         self.endResetModel()
         self.first_page_loaded.emit()
         self.page_loaded.emit(len(self._rows))

@@ -232,3 +232,24 @@ def test_merge_inserts_and_removes_in_blocks(qtbot: Any, qtmodeltester: Any) -> 
     assert model.remove_runs(["s013", "s012", "s009", "s006"]) == 4
     assert removals == [(7, 7), (4, 4), (0, 1)]  # from the end, contiguous rows at once
     qtmodeltester.check(model)
+
+
+def test_a_full_text_query_shows_one_screenful_first_then_full_pages(
+    qtbot: Any, pane: RunListPane
+) -> None:
+    """A search's cost grows with the rows asked for, so its first page is one screenful
+    (FIRST_SEARCH_PAGE); scrolling then fetches the usual pages."""
+    from app.ui.run_table import FIRST_SEARCH_PAGE
+
+    pane.model._page_size = 100
+    writes.replace_runs([record(i) for i in range(150)])  # every run has a node error "boom"
+    start(qtbot, pane)
+    assert pane.model.rowCount() == 100
+    with qtbot.waitSignal(pane.model.first_page_loaded, timeout=5000):
+        pane.model.set_query(RunFilter(text="boom"))
+    assert pane.model.rowCount() == FIRST_SEARCH_PAGE < 100
+    assert pane.model.canFetchMore()
+    pane.model.fetchMore()
+    qtbot.waitUntil(lambda: pane.model.rowCount() == 150)
+    assert not pane.model.canFetchMore()
+    assert ids(pane) == [f"r{i:04d}" for i in reversed(range(150))]
