@@ -15,7 +15,7 @@ from app.ingest.openapi import openapi_document
 from app.ingest.report import ReportError, decode_reports, is_batch
 from tests.benchmarks.generator import RunGenerator
 from tests.conftest import make_report
-from tests.reliability.schema_strategies import from_schema, json_values
+from tests.reliability.schema_strategies import from_schema, json_paths, json_values, replaced_at
 
 CHECKS = settings(
     max_examples=int(os.environ.get("HINDSIGHT_FUZZ_EXAMPLES", "150")),
@@ -146,12 +146,12 @@ _EDGES = st.sampled_from(
 
 def test_edge_values_anywhere_in_a_report() -> None:
     template = make_report("mutant")
-    paths = _paths(template)
+    paths = json_paths(template)
 
     @CHECKS
     @given(path=st.sampled_from(paths), value=json_values | _EDGES | st.integers())
     def check(path: tuple[Any, ...], value: Any) -> None:
-        _agree(_body(_replaced(template, path, value)))
+        _agree(_body(replaced_at(template, path, value)))
 
     check()
 
@@ -169,22 +169,3 @@ def test_corrupted_bytes() -> None:
         _agree(valid[:position] + junk + valid[position:])
 
     check()
-
-
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix] if prefix else []
-    if isinstance(value, dict):
-        for key, child in value.items():
-            found += _paths(child, (*prefix, key))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            found += _paths(child, (*prefix, index))
-    return found
-
-
-def _replaced(value: Any, path: tuple[Any, ...], new: Any) -> Any:
-    if not path:
-        return new
-    copy = list(value) if isinstance(value, list) else dict(value)
-    copy[path[0]] = _replaced(value[path[0]], path[1:], new)
-    return copy

@@ -109,3 +109,24 @@ def _objects(schema: JsonSchema, components: dict[str, JsonSchema]) -> st.Search
             if name not in required
         },
     )
+
+
+def json_paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path (keys and indexes) into a JSON value, for mutating one place at a time."""
+    found = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, child in value.items():
+            found += json_paths(child, (*prefix, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            found += json_paths(child, (*prefix, index))
+    return found
+
+
+def replaced_at(value: Any, path: tuple[Any, ...], new: Any) -> Any:
+    """A copy of `value` with the value at `path` replaced by `new`."""
+    if not path:
+        return new
+    copy = list(value) if isinstance(value, list) else dict(value)
+    copy[path[0]] = replaced_at(value[path[0]], path[1:], new)
+    return copy

@@ -31,7 +31,7 @@ from app.ingest.openapi import openapi_document
 from app.ingest.server import ROUTES
 from tests.conftest import make_report
 from tests.ingest.test_steps import step
-from tests.reliability.schema_strategies import from_schema, json_values
+from tests.reliability.schema_strategies import from_schema, json_paths, json_values, replaced_at
 
 pytestmark = pytest.mark.reliability
 
@@ -154,27 +154,10 @@ def test_schema_bodies_on_every_post_route(receiver: Any) -> None:
 
 
 # -- mutations of a valid report ----------------------------------------------------------
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix] if prefix else []
-    if isinstance(value, dict):
-        for key, child in value.items():
-            found += _paths(child, (*prefix, key))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            found += _paths(child, (*prefix, index))
-    return found
-
-
-def _replaced(value: Any, path: tuple[Any, ...], new: Any) -> Any:
-    if not path:
-        return new
-    copy = list(value) if isinstance(value, list) else dict(value)
-    copy[path[0]] = _replaced(value[path[0]], path[1:], new)
-    return copy
 
 
 _TEMPLATE = make_report("mutant")
-_TEMPLATE_PATHS = _paths(_TEMPLATE)
+_TEMPLATE_PATHS = json_paths(_TEMPLATE)
 hostile_values = (
     json_values
     | st.sampled_from(
@@ -208,7 +191,7 @@ def test_wrong_types_and_edge_values_anywhere_in_a_report(receiver: Any) -> None
         suffix=st.integers(min_value=0, max_value=10**6),
     )
     def check(path: tuple[Any, ...], value: Any, suffix: int) -> None:
-        report = _replaced(_TEMPLATE, path, value)
+        report = replaced_at(_TEMPLATE, path, value)
         if path != ("id",):
             report["id"] = f"mutant-{suffix}"
         status, payload = send(receiver, "POST", "/api/executions", _encode(report))
