@@ -13,12 +13,11 @@ from PySide6.QtCore import QTimer
 from app.config import Settings
 from app.store import queries
 from app.store.connection import StoreError, open_database
-from app.store.models import db
-from app.store.schema import SCHEMA_VERSION
 from app.ui import application, database_opening
 from app.ui.database_opening import DatabaseOpening
 from app.ui.runner import alive
 from app.ui.startup_problems import DatabaseChoice
+from tests.store.test_migrations import _skeleton_database
 
 
 class SlowOpen:
@@ -39,20 +38,16 @@ class SlowOpen:
         return open_database(target)
 
 
-def _v2_file(path: Path) -> None:
-    """A history that says it has an older schema (what a migration starts from)."""
-    open_database(path)
-    db.execute_sql(
-        "UPDATE hindsight_schema SET value = ? WHERE key = 'schema_version'",
-        (str(SCHEMA_VERSION - 1),),
-    )
-    db.close()
+def _old_file(path: Path) -> int:
+    """A real history written by an older Hindsight (the skeleton's schema 1), so opening it
+    runs every migration; returns how many runs it holds."""
+    return _skeleton_database(path)["run"]
 
 
 def test_a_slow_open_shows_the_upgrade_window_with_progress_and_backup(
     qtbot: Any, db_path: Path
 ) -> None:
-    _v2_file(db_path)
+    runs = _old_file(db_path)
     slow = SlowOpen()
     opening = DatabaseOpening(db_path, slow, delay_ms=50)
     opening.start()
@@ -61,7 +56,7 @@ def test_a_slow_open_shows_the_upgrade_window_with_progress_and_backup(
     assert window is not None
     assert window.title.text() == "Upgrading your history database…"
     assert str(db_path.resolve()) in window.location.text()
-    backup = db_path.resolve().with_name(f"{db_path.name}.v{SCHEMA_VERSION - 1}.bak")
+    backup = db_path.resolve().with_name(f"{db_path.name}.v1.bak")
     qtbot.waitUntil(lambda: str(backup) in window.backup.text())
     qtbot.waitUntil(lambda: window.bar.maximum() == 4)
     assert window.step.text() == "Copying node payloads" and window.bar.value() == 0
@@ -74,7 +69,7 @@ def test_a_slow_open_shows_the_upgrade_window_with_progress_and_backup(
     assert finished.args == [None] and opening.problem is None
     assert opening.window is None
     qtbot.waitUntil(lambda: not alive(window))  # closed and deleted
-    assert queries.count_runs() == 0  # the store is bound and usable from this thread
+    assert queries.count_runs() == runs > 0  # migrated, bound and usable from this thread
 
 
 def test_a_quick_open_never_shows_the_window(qtbot: Any, db_path: Path) -> None:
