@@ -9,9 +9,12 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from app.ui.application import DesktopSession
 
 # Tests never need a screen; set before Qt is imported by pytest-qt.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -48,6 +51,19 @@ def no_leaked_threads() -> Iterator[None]:
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "history.db"
+
+
+@pytest.fixture
+def session(qtbot: Any, db_path: Path) -> Iterator[DesktopSession]:
+    """The desktop app on a fresh file, its receiver on a free port, the window shown."""
+    from app.config import Settings
+    from app.ui.application import DesktopSession
+
+    desktop = DesktopSession(Settings(db_path=db_path, host="127.0.0.1", port=0))
+    qtbot.addWidget(desktop.window)
+    desktop.window.show()
+    yield desktop
+    desktop.shutdown()
 
 
 BACKENDS = ("sqlite", "postgresql")

@@ -11,14 +11,12 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from app.config import Settings
 from app.ui.application import DesktopSession
 from tests.conftest import make_report, post_json
 from tests.reliability.serve import Tally, post_until_stopped, serving
@@ -41,15 +39,6 @@ def hindsight(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=120,
     )
-
-
-@pytest.fixture
-def session(qtbot: Any, db_path: Path) -> Iterator[DesktopSession]:
-    desktop = DesktopSession(Settings(db_path=db_path, host="127.0.0.1", port=0))
-    qtbot.addWidget(desktop.window)
-    desktop.window.show()
-    yield desktop
-    desktop.shutdown()
 
 
 def test_gui_serve_and_cli_share_one_file_without_lock_errors_or_loss(

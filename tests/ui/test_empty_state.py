@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from PySide6.QtGui import QGuiApplication
 
-from app.config import Settings
 from app.ui.application import DesktopSession
 from app.ui.empty_state import EmptyState
 
@@ -23,15 +20,6 @@ request = urllib.request.Request(os.environ["HINDSIGHT_URL"] + "/api/executions"
 urllib.request.urlopen(request, timeout=10).read()
 print("Stored 1 demo run")
 """
-
-
-@pytest.fixture
-def session(qtbot: Any, db_path: Path) -> Iterator[DesktopSession]:
-    desktop = DesktopSession(Settings(db_path=db_path, host="127.0.0.1", port=0))
-    qtbot.addWidget(desktop.window)
-    desktop.window.show()
-    yield desktop
-    desktop.shutdown()
 
 
 def _page(session: DesktopSession) -> EmptyState:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,6 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from app.config import Settings
 from app.store import queries, writes
 from app.store.filters import RunFilter
 from app.store.status import Status
@@ -27,15 +25,6 @@ from tests.store.test_store import run_record
 
 DAY = 86_400_000
 NOW = 1_900_000_000_000
-
-
-@pytest.fixture
-def session(qtbot: Any, db_path: Path) -> Iterator[DesktopSession]:
-    desktop = DesktopSession(Settings(db_path=db_path, host="127.0.0.1", port=0))
-    qtbot.addWidget(desktop.window)
-    desktop.window.show()
-    yield desktop
-    desktop.shutdown()
 
 
 def seed(count: int, **changes: Any) -> None:

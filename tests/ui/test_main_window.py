@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +15,6 @@ from app.ui.application import DesktopSession
 from app.ui.main_window import MainWindow
 from app.ui.run_table import RunTableModel
 from tests.conftest import make_report, post_json
-
-
-@pytest.fixture
-def session(qtbot: Any, db_path: Path) -> Iterator[DesktopSession]:
-    desktop = DesktopSession(Settings(db_path=db_path, host="127.0.0.1", port=0))
-    qtbot.addWidget(desktop.window)
-    desktop.window.show()
-    yield desktop
-    desktop.shutdown()
 
 
 def _url(session: DesktopSession) -> str:
