@@ -7,11 +7,8 @@ from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHeaderView,
     QLabel,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -21,7 +18,7 @@ from app.store.records import RunDetail, StoredArtifact
 from app.ui.json_payload import PreparedJson, prepare_json
 from app.ui.json_tree import JsonTree
 from app.ui.plain_text import format_bytes, one_line, tooltip
-from app.ui.record_table import Index, RecordTableModel
+from app.ui.record_table import Index, RecordTableModel, record_view
 from app.ui.run_tab import RunTab
 from app.ui.runner import Runner, alive, run_now
 
@@ -68,16 +65,7 @@ class ArtifactsTab(RunTab):
         super().__init__(runner, parent)
         self._shown_pk: int | None = None
         self.model = ArtifactTableModel(self)
-        self.view = QTableView()
-        self.view.setModel(self.model)
-        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.view.verticalHeader().hide()
-        self.view.setShowGrid(False)
-        self.view.setWordWrap(False)
-        header = self.view.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(ArtifactTableModel.COL_KEY, QHeaderView.ResizeMode.Stretch)
+        self.view = record_view(self.model, ArtifactTableModel.COL_KEY, fit_to_contents=True)
         self.view.selectionModel().currentRowChanged.connect(self._on_current)
         self.status = QLabel()
         self.status.setTextFormat(Qt.TextFormat.PlainText)

@@ -10,13 +10,10 @@ from typing import Any
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontDatabase, QTextCharFormat, QTextCursor, QTextFormat
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDialog,
-    QHeaderView,
     QLabel,
     QPlainTextEdit,
     QSplitter,
-    QTableView,
     QTabWidget,
     QTextEdit,
     QVBoxLayout,
@@ -28,7 +25,7 @@ from app.store.compare import JsonDiff, NodePair, RunComparison
 from app.store.records import NodeSummary, RunSummary
 from app.ui.background import BackgroundQueries
 from app.ui.formatting import format_duration, format_timestamp
-from app.ui.record_table import Index, RecordTableModel
+from app.ui.record_table import Index, RecordTableModel, record_view
 
 PAIR_ROLE = Qt.ItemDataRole.UserRole + 1  # the NodePair of a row
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -242,16 +239,7 @@ class CompareView(QWidget):
             label.setTextFormat(Qt.TextFormat.PlainText)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.model = ComparisonModel(self)
-        self.table = QTableView()
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.verticalHeader().hide()
-        self.table.setShowGrid(False)
-        self.table.setWordWrap(False)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(ComparisonModel.COL_NODE, QHeaderView.ResizeMode.Stretch)
+        self.table = record_view(self.model, ComparisonModel.COL_NODE, fit_to_contents=True)
         self.table.selectionModel().currentRowChanged.connect(lambda *_: self._show_selected())
 
         fixed = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)

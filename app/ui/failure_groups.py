@@ -14,14 +14,11 @@ from typing import Any
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QColor, QShowEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMessageBox,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -32,7 +29,7 @@ from app.store.stats import FailureGroup
 from app.store.status import Status
 from app.ui.background import BackgroundQueries
 from app.ui.formatting import STATUS_COLOURS, format_timestamp
-from app.ui.record_table import Index, RecordTableModel
+from app.ui.record_table import Index, RecordTableModel, record_view
 
 GROUP_ROLE = Qt.ItemDataRole.UserRole + 1  # the FailureGroup of a row
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -124,17 +121,8 @@ class FailureGroupsPane(QWidget):
         self._restoring = False
         self._stale = True
         self.model = FailureGroupModel(self)
-        self.view = QTableView()
-        self.view.setModel(self.model)
-        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.view.verticalHeader().hide()
-        self.view.setShowGrid(False)
-        self.view.setWordWrap(False)
+        self.view = record_view(self.model, FailureGroupModel.COL_ERROR, fit_to_contents=True)
         self.view.setAlternatingRowColors(True)
-        header = self.view.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(FailureGroupModel.COL_ERROR, QHeaderView.ResizeMode.Stretch)
         self.view.selectionModel().currentRowChanged.connect(self._on_current_changed)
 
         self.summary = QLabel()

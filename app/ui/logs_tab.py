@@ -14,15 +14,12 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QFontDatabase
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -32,7 +29,7 @@ from app.store.records import RunDetail, StoredLog
 from app.store.status import Status
 from app.ui.formatting import STATUS_COLOURS, format_timestamp
 from app.ui.plain_text import multi_line, one_line, tooltip
-from app.ui.record_table import Index, RecordTableModel
+from app.ui.record_table import Index, RecordTableModel, record_view
 from app.ui.run_tab import RunTab
 from app.ui.runner import Runner, run_now
 
@@ -137,16 +134,7 @@ class LogsTab(RunTab):
         self.model = LogTableModel(self)
         self.proxy = LogFilter(self)
         self.proxy.setSourceModel(self.model)
-        self.view = QTableView()
-        self.view.setModel(self.proxy)
-        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.view.verticalHeader().hide()
-        self.view.setShowGrid(False)
-        self.view.setWordWrap(False)
-        self.view.horizontalHeader().setSectionResizeMode(
-            LogTableModel.COL_MESSAGE, QHeaderView.ResizeMode.Stretch
-        )
+        self.view = record_view(self.proxy, LogTableModel.COL_MESSAGE)
         self.view.setColumnWidth(LogTableModel.COL_TIME, 160)
         self.view.setColumnWidth(LogTableModel.COL_LEVEL, 60)
         self.view.setColumnWidth(LogTableModel.COL_NODE, 120)

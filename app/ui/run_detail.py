@@ -6,8 +6,6 @@ from functools import partial
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHeaderView,
     QSplitter,
     QTableView,
     QTabWidget,
@@ -27,6 +25,7 @@ from app.ui.node_payload import PreparedNode, load_node
 from app.ui.node_table import NodeTableModel
 from app.ui.plain_text import one_line
 from app.ui.raw_json_tab import RawJsonTab
+from app.ui.record_table import record_view
 from app.ui.run_info_tab import RunInfoTab
 from app.ui.run_tab import RunTab
 from app.ui.runner import alive
@@ -129,16 +128,8 @@ class RunDetailPane(QWidget):
         layout.addWidget(self.tabs, 1)
 
     def _build_node_view(self) -> QTableView:
-        view = QTableView()
-        view.setModel(self.node_model)
-        view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        view.verticalHeader().hide()
-        view.setShowGrid(False)
-        view.setWordWrap(False)
-        header = view.horizontalHeader()
-        # Fixed widths, not ResizeToContents: measuring a 10,000-node run would stall.
-        header.setSectionResizeMode(NodeTableModel.COL_NAME, QHeaderView.ResizeMode.Stretch)
+        # Fixed widths, not fitted to contents: measuring a 10,000-node run would stall.
+        view = record_view(self.node_model, NodeTableModel.COL_NAME)
         for column, width in _NODE_COLUMN_WIDTHS:
             view.setColumnWidth(column, width)
         view.selectionModel().currentRowChanged.connect(self._on_node_changed)
