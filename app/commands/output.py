@@ -39,15 +39,6 @@ def duration(ms: int | None) -> str:
     return f"{hours}h {minutes:02d}m"
 
 
-def size(num_bytes: int) -> str:
-    value = float(num_bytes)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
-
-
 def cost(usd: float | None) -> str:
     return "-" if usd is None else f"${usd:.4f}"
 

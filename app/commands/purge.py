@@ -13,6 +13,7 @@ from app.commands.errors import UsageError
 from app.commands.selection import parse_statuses
 from app.commands.timespec import now_ms, parse_duration_ms
 from app.config import Settings
+from app.sizes import byte_size
 from app.store import queries
 from app.store.retention import AgeRule, RetentionPolicy, plan_purge, purge, reclaim_space
 
@@ -63,7 +64,7 @@ def run_purge(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     summary = (
         f"{count} run{'s' if count != 1 else ''}, {plan.nodes} node executions and "
-        f"{plan.logs} log entries ({output.size(plan.payload_bytes)} of stored payload)"
+        f"{plan.logs} log entries ({byte_size(plan.payload_bytes)} of stored payload)"
     )
     if args.dry_run:
         print(f"Would delete {summary}: {_describe(args)}.")
@@ -87,7 +88,7 @@ def run_purge(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     print(
         f"Deleted {deleted} run{'s' if deleted != 1 else ''}; the database went from "
-        f"{output.size(before)} to {output.size(after)}."
+        f"{byte_size(before)} to {byte_size(after)}."
     )
     return 0
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from app.commands import output
+from app.sizes import byte_size
 from app.store import queries
 from app.store.records import NodeSummary, RunDetail
 from app.store.status import Status
@@ -142,5 +143,5 @@ def render_run(detail: RunDetail) -> str:
     artifacts = queries.list_artifacts(detail.summary.id)
     if artifacts:
         lines += ["", "Artifacts"]
-        lines += [f"  {a.key} ({a.type}, {output.size(a.size)})" for a in artifacts]
+        lines += [f"  {a.key} ({a.type}, {byte_size(a.size)})" for a in artifacts]
     return "\n".join(lines)

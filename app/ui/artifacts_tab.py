@@ -13,11 +13,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.sizes import byte_size
 from app.store import queries
 from app.store.records import RunDetail, StoredArtifact
 from app.ui.json_payload import PreparedJson, prepare_json
 from app.ui.json_tree import JsonTree
-from app.ui.plain_text import format_bytes, one_line, tooltip
+from app.ui.plain_text import one_line, tooltip
 from app.ui.record_table import Index, RecordTableModel, record_view
 from app.ui.run_tab import RunTab
 from app.ui.runner import Runner, alive, run_now
@@ -40,7 +41,7 @@ class ArtifactTableModel(RecordTableModel[StoredArtifact]):
                 one_line(artifact.key, 120),
                 one_line(artifact.type, 40),
                 one_line(artifact.node_id, 60),
-                format_bytes(artifact.size),
+                byte_size(artifact.size),
             )[column]
         if role == ARTIFACT_ROLE:
             return artifact
@@ -102,7 +103,7 @@ class ArtifactsTab(RunTab):
         if artifacts:
             total = sum(a.size for a in artifacts)
             count = f"{len(artifacts)} artifact" + ("" if len(artifacts) == 1 else "s")
-            self.status.setText(f"{count}, {format_bytes(total)}")
+            self.status.setText(f"{count}, {byte_size(total)}")
             self.view.selectRow(0)
         else:
             self.status.setText("No artifacts were reported for this run.")

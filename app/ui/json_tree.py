@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.sizes import byte_size
 from app.ui.json_model import VALUE_ROLE, JsonTreeModel, Path, copy_text, find_paths
 from app.ui.json_payload import (
     ABSENT,
@@ -35,7 +36,6 @@ from app.ui.json_payload import (
     prepare_json,
     raw_text,
 )
-from app.ui.plain_text import format_bytes
 from app.ui.runner import Runner, alive, run_now
 
 EXPAND_ALL_LIMIT = 5_000  # rows; "Expand all" on a huge payload stops here
@@ -173,7 +173,7 @@ class JsonTree(QWidget):
             widget.setEnabled(usable)
         self.save_button.setEnabled(prepared.text is not None)
         if prepared.is_big:
-            self.size_badge.setText(f"{format_bytes(prepared.size)} · preview")
+            self.size_badge.setText(f"{byte_size(prepared.size)} · preview")
             self.size_badge.setToolTip(
                 "A large payload: rows and text are shown clipped. Use Save as… to get all of it."
             )
@@ -228,7 +228,7 @@ class JsonTree(QWidget):
         if cut:
             text = (
                 f"// Preview: lines and length are clipped. The payload is "
-                f"{format_bytes(self._prepared.size)}; use Save as… for all of it.\n" + text
+                f"{byte_size(self._prepared.size)}; use Save as… for all of it.\n" + text
             )
         self.raw.setPlainText(text)
 

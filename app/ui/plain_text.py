@@ -62,12 +62,3 @@ def tooltip(text: str | None, limit: int = TOOLTIP_CHARS) -> str:
         return ""
     escaped = html.escape(visible(clip(text, limit)))
     return f'<qt><p style="white-space:pre-wrap">{escaped}</p></qt>'
-
-
-def format_bytes(size: int) -> str:
-    value = float(size)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{size:,} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"  # pragma: no cover - loop always returns

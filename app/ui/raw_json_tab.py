@@ -7,11 +7,11 @@ import json
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from app.sizes import byte_size
 from app.store.export import run_to_report
 from app.store.records import RunDetail
 from app.ui.json_payload import PayloadState, PreparedJson
 from app.ui.json_tree import JsonTree
-from app.ui.plain_text import format_bytes
 from app.ui.run_tab import RunTab
 from app.ui.runner import Runner, run_now
 
@@ -52,7 +52,7 @@ class RawJsonTab(RunTab):
     def show_result(self, result: object) -> None:
         prepared: PreparedJson = result  # type: ignore[assignment]
         self.status.setText(
-            f"The run in the report shape ({format_bytes(prepared.size)}); "
+            f"The run in the report shape ({byte_size(prepared.size)}); "
             "POST it to /api/executions or import it to reproduce the run."
         )
         self.tree.set_prepared(prepared)

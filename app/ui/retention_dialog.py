@@ -21,21 +21,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.sizes import byte_size
 from app.store import retention
 from app.store.retention import PurgePlan
 from app.ui.app_settings import RetentionSettings
 from app.ui.background import BackgroundQueries, Ticket
 
 PREVIEW_DEBOUNCE_MS = 300
-
-
-def human_bytes(count: int) -> str:
-    size = float(count)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
-        size /= 1024
-    return f"{size:,.1f} GB"
 
 
 def describe_plan(plan: PurgePlan) -> str:
@@ -45,7 +37,7 @@ def describe_plan(plan: PurgePlan) -> str:
     return (
         f"Would delete {runs:,} run{'s' if runs != 1 else ''} "
         f"({plan.nodes:,} nodes, {plan.logs:,} log lines), "
-        f"freeing about {human_bytes(plan.payload_bytes)} of stored data."
+        f"freeing about {byte_size(plan.payload_bytes)} of stored data."
     )
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from app.commands import output
+from app.sizes import byte_size
 from app.store import queries
 from app.store.retention import AgeRule, RetentionPolicy, plan_purge
 from tests.cli.conftest import Hindsight, iso_ago, store_reports
@@ -104,7 +104,7 @@ def test_purge_dry_run_lists_rows_and_bytes_and_changes_nothing(
     assert len(plan.run_ids) == 6 and plan.payload_bytes > 0
     assert result.stdout.splitlines()[0] == (
         f"Would delete 6 runs, 12 node executions and 1 log entries "
-        f"({output.size(plan.payload_bytes)} of stored payload): "
+        f"({byte_size(plan.payload_bytes)} of stored payload): "
         "runs started more than 5d ago."
     )
     listed = [line.split()[0] for line in result.stdout.splitlines()[2:]]
