@@ -23,11 +23,13 @@ from typing import Any
 
 from peewee import OperationalError
 
+from app.ingest.search_backlog import IDLE_S, SearchBacklog
 from app.store.connection import close_database, write_transaction
 from app.store.models import db
+from app.store.prepared import PreparedRuns, prepare_runs
 from app.store.records import RunRecord
 from app.store.streaming import RunNotFound
-from app.store.writes import replace_runs
+from app.store.writes import store_prepared
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +54,10 @@ REFUSALS: tuple[type[Exception], ...] = (RunNotFound,)
 
 @dataclass
 class _Job:
-    """Full reports to store (`records`), or a change to apply (`change`, returning the ids of
-    the runs it touched)."""
+    """Full reports to store (`reports`, prepared as rows), or a change to apply (`change`,
+    returning the ids of the runs it touched)."""
 
-    records: Sequence[RunRecord] = ()
+    reports: PreparedRuns | None = None
     change: Callable[[], Sequence[str]] | None = None
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
@@ -65,7 +67,7 @@ class _Job:
 
     @property
     def runs(self) -> int:
-        return len(self.records) if self.change is None else 1
+        return len(self.reports.run_ids) if self.reports is not None else 1
 
 
 _STOP = object()
@@ -82,6 +84,7 @@ class ReportWriter:
         self._thread = threading.Thread(target=self._run, name="hindsight-writer", daemon=True)
         self._stopped = threading.Event()
         self._held: _Job | None = None  # taken from the queue but beyond the last group's limits
+        self._search = SearchBacklog()
 
     def start(self) -> None:
         self._thread.start()
@@ -96,8 +99,9 @@ class ReportWriter:
 
     def write(self, records: Sequence[RunRecord], timeout: float = 30.0, size: int = 0) -> None:
         """Block until `records` are committed; raise WriterBusy, WriterStopped or the error.
-        `size`: the bytes they arrived in (bounds how much one transaction takes)."""
-        self._submit(_Job(records=records, size=size), timeout)
+        `size`: the bytes they arrived in (bounds how much one transaction takes). The rows
+        are prepared here, on the caller's thread, so the writer only inserts them."""
+        self._submit(_Job(reports=prepare_runs(records), size=size), timeout)
 
     def apply(
         self, change: Callable[[], Sequence[str]], timeout: float = 30.0, size: int = 0
@@ -132,10 +136,12 @@ class ReportWriter:
 
     def _run(self) -> None:
         try:
+            self._search.refresh()
             while True:
                 group, stop_after = self._next_group()
                 if group:
                     self._commit(group)
+                    self._search.keep_bounded()
                 if stop_after:
                     return
         finally:
@@ -149,7 +155,7 @@ class ReportWriter:
         if self._held is not None:
             first, self._held = self._held, None
         else:
-            first = self._queue.get()
+            first = self._wait_for_job()
         if first is _STOP:
             return [], True
         assert isinstance(first, _Job)
@@ -169,6 +175,15 @@ class ReportWriter:
             runs += item.runs
             size += item.size
         return group, False
+
+    def _wait_for_job(self) -> _Job | object:
+        """The next job; while none comes, index stored text for search (SearchBacklog)."""
+        while self._search.pending > 0:
+            try:
+                return self._queue.get(timeout=max(IDLE_S, self._search.retry_in()))
+            except queue.Empty:
+                self._search.index_chunk()
+        return self._queue.get()
 
     def _commit(self, group: list[_Job]) -> None:
         if any(job.outside_transaction for job in group):
@@ -201,7 +216,7 @@ class ReportWriter:
                 run_id
                 for job in group
                 if job.error is None
-                for run_id in ([r.id for r in job.records] if job.change is None else job.changed)
+                for run_id in (job.reports.run_ids if job.reports is not None else job.changed)
             ]
             if not changed:  # every change in the group was refused
                 return
@@ -213,22 +228,23 @@ class ReportWriter:
     def _apply(self, group: list[_Job]) -> None:
         """Apply the jobs in order inside the current transaction; consecutive full reports
         are stored together, each change in a savepoint so a refusal undoes only itself."""
-        pending: list[RunRecord] = []
+        pending: list[PreparedRuns] = []
         for job in group:
             job.error = None
-            if job.change is None:
-                pending.extend(job.records)
+            if job.reports is not None:
+                pending.append(job.reports)
                 continue
             if pending:
-                replace_runs(pending)
+                store_prepared(pending)
                 pending = []
+            assert job.change is not None
             try:
                 with db.atomic():
                     job.changed = job.change()
             except REFUSALS as refusal:
                 job.error = refusal
         if pending:
-            replace_runs(pending)
+            store_prepared(pending)
 
     def _call(self, job: _Job) -> None:
         assert job.change is not None

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 from peewee import JOIN, Database
 
-from app.store import search_pg
+from app.store import search_marks, search_pg
 from app.store.backend import is_postgres
 from app.store.models import LogEntry, NodeExecution, NodePayload, db
 from app.store.records import NodePayload as NodePayloadRecord
@@ -114,12 +114,64 @@ def _rows(entries: Iterable[SearchEntry]) -> list[tuple[int | str | None, ...]]:
 
 
 def index_entries(entries: Sequence[SearchEntry]) -> None:
-    """Add the entries to the index (entries without any text are skipped)."""
+    """Add the entries to the index (entries without any text are skipped). On SQLite only
+    rows at or below the marks are added: rows above them are indexed by `catch_up`."""
     if is_postgres():
         return search_pg.index_entries(entries)
+    _add(_indexed(entries))
+
+
+def _add(entries: Iterable[SearchEntry]) -> None:
     rows = _rows(entries)
     if rows:
         db.cursor().executemany(_INSERT, rows)
+
+
+def _indexed(entries: Iterable[SearchEntry]) -> list[SearchEntry]:
+    """The entries whose rows the index holds (or is to hold now): those at or below the
+    marks (see search_marks)."""
+    marks = search_marks.indexed_up_to()
+    return [
+        entry
+        for entry in entries
+        if (entry.rowid <= marks.node if entry.rowid > 0 else -entry.rowid <= marks.log)
+    ]
+
+
+# Catching up indexes this many rows per step; about 20 ms of FTS5 work, so a writer that
+# catches up between groups of reports keeps new reports waiting that long at most.
+CATCH_UP_CHUNK = 400
+
+
+def catch_up(limit: int | None = CATCH_UP_CHUNK) -> int:
+    """Index rows stored since the index last caught up, oldest first, at most `limit`
+    nodes and `limit` log lines (None: all); inside the caller's write transaction (SQLite;
+    PostgreSQL indexes as it stores). Returns how many rows it indexed."""
+    if is_postgres():
+        return 0
+    marks = search_marks.indexed_up_to()
+    nodes = _node_entries(NodeExecution.id > marks.node, limit)
+    logs = _log_entries(LogEntry.id > marks.log, limit)
+    if not nodes and not logs:
+        return 0
+    _add(nodes + logs)
+    search_marks.set_marks(
+        search_marks.Marks(
+            nodes[-1].rowid if nodes else marks.node, -logs[-1].rowid if logs else marks.log
+        )
+    )
+    return len(nodes) + len(logs)
+
+
+def catch_up_now() -> None:
+    """Index everything waiting, a chunk per write transaction (SQLite), so that a search
+    finds every run stored so far; writers wait at most one chunk at a time meanwhile."""
+    if is_postgres() or db.in_transaction() or not search_marks.pending_entries():
+        return
+    while True:
+        with db.atomic(lock_type="IMMEDIATE"):
+            if not catch_up():
+                return
 
 
 def raw_index_rows(
@@ -131,13 +183,14 @@ def raw_index_rows(
 
 
 def _remove(entries: Iterable[SearchEntry]) -> None:
-    rows = _rows(entries)
+    rows = _rows(_indexed(entries))
     if rows:
         db.cursor().executemany(_DELETE, rows)
 
 
-def _node_entries(condition: Any) -> list[SearchEntry]:
-    """The entries of the nodes matching `condition`, rebuilt from what is stored."""
+def _node_entries(condition: Any, limit: int | None = None) -> list[SearchEntry]:
+    """The entries of the nodes matching `condition`, rebuilt from what is stored; with a
+    `limit`, the first ones by key."""
     query = (
         NodeExecution.select(
             NodeExecution.id,
@@ -149,13 +202,17 @@ def _node_entries(condition: Any) -> list[SearchEntry]:
         .join(NodePayload, JOIN.LEFT_OUTER)
         .where(condition)
     )
+    if limit is not None:
+        query = query.order_by(NodeExecution.id).limit(limit)
     return [node_entry(*row) for row in tuple_rows(query)]
 
 
-def _log_entries(condition: Any) -> list[SearchEntry]:
+def _log_entries(condition: Any, limit: int | None = None) -> list[SearchEntry]:
     query = LogEntry.select(LogEntry.id, LogEntry.run, LogEntry.node_id, LogEntry.message).where(
         condition
     )
+    if limit is not None:
+        query = query.order_by(LogEntry.id).limit(limit)
     return [log_entry(*row) for row in tuple_rows(query)]
 
 
@@ -257,6 +314,7 @@ def _query_expression(text: str) -> str | None:
     words = _tokens(text)
     if not words:
         return None
+    catch_up_now()  # rows stored moments ago may not be indexed yet
     expanded = _words_with_prefix(words[-1])
     if expanded is None:
         return match_expression(text)

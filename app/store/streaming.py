@@ -25,14 +25,14 @@ from app.store.models import (
     Run,
     RunPayload,
 )
+
+# Primary keys are allocated the way full reports allocate them (under the write lock), so
+# both kinds of write agree on every backend, whatever it does with sequences.
+from app.store.prepared import allocate_ids, node_columns, node_payload, node_search_entry
 from app.store.records import LogRecord, NodeRecord
 from app.store.rows import dict_rows
 from app.store.search import SearchEntry, index_entries, log_entry, unindex_logs, unindex_nodes
 from app.store.status import Status
-
-# Primary keys are allocated the way full reports allocate them (under the write lock), so
-# both kinds of write agree on every backend, whatever it does with sequences.
-from app.store.writes import _allocate_ids, node_columns, node_payload, node_search_entry
 
 
 class RunNotFound(LookupError):
@@ -101,7 +101,7 @@ def _upsert(run_id: str, nodes: Sequence[NodeRecord]) -> None:
         payload = node_payload(node)
         if pk is None:
             position += 1
-            (pk,) = _allocate_ids(NodeExecution, 1)
+            (pk,) = allocate_ids(NodeExecution, 1)
             NodeExecution.insert(
                 id=pk, run=run_id, position=position, **node_columns(node)
             ).execute()
@@ -203,7 +203,7 @@ def append_logs(run_id: str, logs: Sequence[StreamedLog]) -> None:
         highest = LogEntry.select(fn.MAX(LogEntry.sequence)).where(LogEntry.run == run_id).scalar()
         next_sequence = 0 if highest is None else int(highest) + 1
         search_entries: list[SearchEntry] = []
-        for pk, entry in zip(_allocate_ids(LogEntry, len(logs)), logs, strict=True):
+        for pk, entry in zip(allocate_ids(LogEntry, len(logs)), logs, strict=True):
             record = entry.record
             sequence = record.sequence if entry.numbered else next_sequence
             if entry.numbered:

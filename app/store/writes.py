@@ -17,29 +17,16 @@ from peewee import (
     ForeignKeyField,
     IntegerField,
     TextField,
-    fn,
 )
 
+from app.store import search
 from app.store.backend import is_postgres
 from app.store.connection import write_transaction
 from app.store.filters import RunFilter
-from app.store.models import (
-    Artifact,
-    ArtifactPayload,
-    BaseModel,
-    LogEntry,
-    LogPayload,
-    NodeExecution,
-    NodePayload,
-    Run,
-    RunPayload,
-    RunStatusChange,
-    RunTag,
-    db,
-)
-from app.store.records import NodePayload as NodePayloadRecord
-from app.store.records import NodeRecord, RunRecord
-from app.store.search import SearchEntry, index_entries, log_entry, node_entry, unindex_runs
+from app.store.models import BaseModel, Run, RunStatusChange, db
+from app.store.prepared import PreparedRuns, insert_prepared, merge_prepared, prepare_runs
+from app.store.records import RunRecord
+from app.store.search import unindex_runs
 from app.store.status import Status
 
 # SQLite limits bound parameters per statement (32,766 since 3.32); rows x columns stays below.
@@ -55,16 +42,6 @@ _DELETE_CHUNK_RANGE = (5, 200)
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def _failed_node_name(record: RunRecord) -> str | None:
-    for node in record.nodes:
-        if node.status is Status.ERROR:
-            return node.node_name or node.node_id
-    if record.status is Status.ERROR and record.error_node_id:
-        match = next((n for n in record.nodes if n.node_id == record.error_node_id), None)
-        return (match.node_name or match.node_id) if match else record.error_node_id
-    return None
 
 
 def _insert_rows(model: type[BaseModel], rows: list[dict[str, Any]]) -> None:
@@ -112,183 +89,6 @@ def _converts(field: Field) -> bool:
     return type(field) not in _STORED_AS_IS
 
 
-def _allocate_ids(model: type[BaseModel], count: int) -> list[int]:
-    """Primary keys for rows about to be inserted, so their payload rows can refer to them.
-
-    On SQLite every write runs in a transaction holding the write lock (BEGIN IMMEDIATE), so
-    nobody else inserts between reading the highest key and using the next ones. On
-    PostgreSQL the keys come from the table's own sequence, which never hands a number out
-    twice, so no lock is needed at all.
-    """
-    if count == 0:
-        return []
-    if is_postgres():
-        key = model._meta.primary_key
-        assert key is not False, f"{model.__name__} has a primary key"
-        cursor = db.execute_sql(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            (f'"{model._meta.table_name}"', key.column_name, count),
-        )
-        return [row[0] for row in cursor.fetchall()]
-    highest = model.select(fn.MAX(model._meta.primary_key)).scalar() or 0
-    return list(range(highest + 1, highest + 1 + count))
-
-
-def node_columns(node: NodeRecord) -> dict[str, Any]:
-    """A node's listing columns (NodeExecution), shared by whole reports and streamed nodes."""
-    llm = node.llm
-    return {
-        "node_id": node.node_id,
-        "node_name": node.node_name,
-        "node_type": node.node_type,
-        "status": node.status.value,
-        "started_at": node.started_at,
-        "completed_at": node.completed_at,
-        "duration_ms": node.duration_ms,
-        "error_message": node.error_message,
-        "attempt": node.attempt,
-        "exec_group": node.group,
-        "llm_model": llm.model if llm else None,
-        "prompt_tokens": llm.prompt_tokens if llm else None,
-        "completion_tokens": llm.completion_tokens if llm else None,
-        "total_tokens": llm.tokens if llm else None,
-        "cost_usd": llm.cost_usd if llm else None,
-        "finish_reason": llm.finish_reason if llm else None,
-    }
-
-
-def node_payload(node: NodeRecord) -> NodePayloadRecord:
-    """A node's payload fields (NodePayload), kept apart so listings never read them."""
-    llm = node.llm
-    return NodePayloadRecord(
-        input_json=node.input_json,
-        output_json=node.output_json,
-        error_stack=node.error_stack,
-        metrics_json=node.metrics_json,
-        llm_prompt_json=llm.prompt_json if llm else None,
-        llm_response_json=llm.response_json if llm else None,
-    )
-
-
-def node_search_entry(
-    pk: int, run_id: str, node: NodeRecord, payload: NodePayloadRecord
-) -> SearchEntry:
-    return node_entry(pk, run_id, node.node_id, node.error_message, payload)
-
-
-def _run_row(record: RunRecord, received_at: int) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "workflow_id": record.workflow_id,
-        "workflow_name": record.workflow_name,
-        "workflow_version": record.workflow_version,
-        "project_id": record.project_id,
-        "user_id": record.user_id,
-        "status": record.status.value,
-        "started_at": record.started_at,
-        "completed_at": record.completed_at,
-        "duration_ms": record.duration_ms,
-        "trigger_type": record.trigger_type,
-        "error_message": record.error_message,
-        "error_node_id": record.error_node_id,
-        "exit_code": record.exit_code,
-        "node_count": len(record.nodes),
-        "failed_node_name": _failed_node_name(record),
-        "total_tokens": record.total_tokens,
-        "cost_usd": record.cost_usd,
-        "received_at": received_at,
-    }
-
-
-def _insert_runs(records: Sequence[RunRecord]) -> None:
-    received_at = _now_ms()
-    _insert_rows(Run, [_run_row(r, received_at) for r in records])
-    _insert_rows(
-        RunPayload,
-        [
-            {
-                "run": r.id,
-                "trigger_json": r.trigger_json,
-                "error_stack": r.error_stack,
-                "params_json": r.params_json,
-                "output_json": r.output_json,
-                "metadata_json": r.metadata_json,
-            }
-            for r in records
-        ],
-    )
-    _insert_rows(
-        RunTag,
-        [{"run": r.id, "key": key, "value": value} for r in records for key, value in r.tags],
-    )
-    nodes = [(r, position, n) for r in records for position, n in enumerate(r.nodes)]
-    node_ids = _allocate_ids(NodeExecution, len(nodes))
-    node_rows, payload_rows = [], []
-    search_entries: list[SearchEntry] = []
-    for pk, (run, position, node) in zip(node_ids, nodes, strict=True):
-        node_rows.append({"id": pk, "run": run.id, "position": position, **node_columns(node)})
-        payload = node_payload(node)
-        payload_rows.append({"node": pk, "payload": payload})
-        search_entries.append(node_search_entry(pk, run.id, node, payload))
-    _insert_rows(NodeExecution, node_rows)
-    _insert_rows(NodePayload, payload_rows)
-
-    logs = [(r, log) for r in records for log in r.logs]
-    log_ids = _allocate_ids(LogEntry, len(logs))
-    _insert_rows(
-        LogEntry,
-        [
-            {
-                "id": pk,
-                "run": run.id,
-                "node_id": log.node_id,
-                "sequence": log.sequence,
-                "timestamp": log.timestamp,
-                "level": log.level,
-                "message": log.message,
-            }
-            for pk, (run, log) in zip(log_ids, logs, strict=True)
-        ],
-    )
-    _insert_rows(
-        LogPayload,
-        [
-            {"log": pk, "data_json": log.data_json}
-            for pk, (_, log) in zip(log_ids, logs, strict=True)
-            if log.data_json is not None
-        ],
-    )
-
-    search_entries += [
-        log_entry(pk, run.id, log.node_id, log.message)
-        for pk, (run, log) in zip(log_ids, logs, strict=True)
-    ]
-    index_entries(search_entries)
-    artifacts = [(r, a) for r in records for a in r.artifacts]
-    artifact_ids = _allocate_ids(Artifact, len(artifacts))
-    _insert_rows(
-        Artifact,
-        [
-            {
-                "id": pk,
-                "run": run.id,
-                "node_id": a.node_id,
-                "key": a.key,
-                "type": a.type,
-                "size": len(a.data_json.encode()),
-            }
-            for pk, (run, a) in zip(artifact_ids, artifacts, strict=True)
-        ],
-    )
-    _insert_rows(
-        ArtifactPayload,
-        [
-            {"artifact": pk, "data_json": a.data_json}
-            for pk, (_, a) in zip(artifact_ids, artifacts, strict=True)
-        ],
-    )
-
-
 def replace_runs(records: Sequence[RunRecord]) -> None:
     """Store the reports in one transaction; a report whose id exists replaces that run.
 
@@ -296,10 +96,25 @@ def replace_runs(records: Sequence[RunRecord]) -> None:
     for an id is the truth. Either every record is stored or none is. Within one call a
     later record with the same id wins.
     """
-    latest = list({record.id: record for record in records}.values())
+    prepared = prepare_runs(records)
+    search.catch_up_now()  # a receiver's backlog, in short transactions of its own
     with write_transaction():
-        _delete_ids([record.id for record in latest])
-        _insert_runs(latest)
+        store_prepared([prepared], index_now=True)
+
+
+def store_prepared(batches: Sequence[PreparedRuns], index_now: bool = False) -> None:
+    """Store prepared reports (`prepared.prepare_runs`) inside the caller's write
+    transaction, batch after batch: a run in a later batch replaces the same run in an
+    earlier one. The receiver's writer prepares nothing itself; its request threads did.
+
+    On SQLite the stored text is searchable once `search.catch_up` has indexed it: at the
+    end of this transaction with `index_now`, else when the writer catches up (searching
+    catches up first, so a search never misses a stored run)."""
+    for prepared in merge_prepared(batches):
+        _delete_ids(prepared.run_ids)
+        insert_prepared(prepared)
+    if index_now:
+        search.catch_up(limit=None)
 
 
 def _delete_ids(ids: list[str]) -> int:

@@ -157,7 +157,8 @@ def bare_server(port: int) -> None:
 
 def stub_store_server(port: int, folder: Path) -> None:
     """The real receiver (HTTP, checks, decoding, writer thread and its transactions) with
-    `replace_runs` stubbed out: what the receiver costs outside app/store. Benchmark only."""
+    the insert stubbed out (`store_prepared`): what the receiver costs outside the write
+    transaction. Benchmark only."""
     import threading
 
     import app.ingest.writer
@@ -165,7 +166,7 @@ def stub_store_server(port: int, folder: Path) -> None:
     from app.store.connection import open_database
 
     open_database(folder / "stub.db")
-    app.ingest.writer.replace_runs = lambda records: None
+    app.ingest.writer.store_prepared = lambda batches: None
     IngestService("127.0.0.1", port).start()
     threading.Event().wait()
 
@@ -230,12 +231,14 @@ def start_hindsight(folder: Path, port: int) -> subprocess.Popen[bytes]:
 
 
 def bench_store_alone(bodies: list[bytes], group: int) -> None:
-    """What the writer thread spends in app/store per run (replace_runs, one transaction per
-    `group` reports, synchronous=FULL), and what a request thread spends decoding one."""
+    """What a request thread spends on one report (decoding, then preparing its rows) and
+    what the writer thread spends in app/store per run (inserting prepared rows, one
+    transaction per `group` reports, synchronous=FULL)."""
     from app.ingest.fast_report import decode_reports_fast
     from app.ingest.report import decode_reports
-    from app.store.connection import close_database, open_database
-    from app.store.writes import replace_runs
+    from app.store.connection import close_database, open_database, write_transaction
+    from app.store.prepared import prepare_runs
+    from app.store.writes import store_prepared
 
     start = time.perf_counter()
     records = [decode_reports(body)[0] for body in bodies]
@@ -247,14 +250,19 @@ def bench_store_alone(bodies: list[bytes], group: int) -> None:
     line("decode + validate + convert, msgspec path", f"{fast_ms:.2f} ms/run")
     line("  reports it took (the rest go to pydantic)", f"{taken} / {len(bodies)}")
     line("decode + validate + convert, pydantic path", f"{decode_ms:.2f} ms/run")
+    start = time.perf_counter()
+    prepared = [prepare_runs(records[i : i + group]) for i in range(0, len(records), group)]
+    prepare_ms = (time.perf_counter() - start) * 1000 / len(records)
+    line("prepare rows + pack payloads (request thread)", f"{prepare_ms:.2f} ms/run")
     with tempfile.TemporaryDirectory(prefix="hindsight-store-") as name:
         open_database(Path(name) / "store.db")
         for label in ("new runs", "replacing runs"):
             start = time.perf_counter()
-            for first in range(0, len(records), group):
-                replace_runs(records[first : first + group])
+            for batch in prepared:
+                with write_transaction():
+                    store_prepared([batch])
             per_run = (time.perf_counter() - start) * 1000 / len(records)
-            line(f"replace_runs, {label} ({group} per txn)", f"{per_run:.2f} ms/run")
+            line(f"insert prepared, {label} ({group} per txn)", f"{per_run:.2f} ms/run")
             line(f"  writer ceiling, {label}", f"{1000 / per_run:,.0f} runs/s")
         close_database()
 
