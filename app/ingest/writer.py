@@ -54,10 +54,10 @@ REFUSALS: tuple[type[Exception], ...] = (RunNotFound,)
 
 @dataclass
 class _Job:
-    """Full reports to store (`reports`, prepared as rows), or a change to apply (`change`,
-    returning the ids of the runs it touched)."""
+    """Full reports to store (`records`), or a change to apply (`change`, returning the ids of
+    the runs it touched)."""
 
-    reports: PreparedRuns | None = None
+    records: Sequence[RunRecord] | None = None
     change: Callable[[], Sequence[str]] | None = None
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
@@ -67,7 +67,7 @@ class _Job:
 
     @property
     def runs(self) -> int:
-        return len(self.reports.run_ids) if self.reports is not None else 1
+        return len(self.records) if self.records is not None else 1
 
 
 _STOP = object()
@@ -99,9 +99,8 @@ class ReportWriter:
 
     def write(self, records: Sequence[RunRecord], timeout: float = 30.0, size: int = 0) -> None:
         """Block until `records` are committed; raise WriterBusy, WriterStopped or the error.
-        `size`: the bytes they arrived in (bounds how much one transaction takes). The rows
-        are prepared here, on the caller's thread, so the writer only inserts them."""
-        self._submit(_Job(reports=prepare_runs(records), size=size), timeout)
+        `size`: the bytes they arrived in (bounds how much one transaction takes)."""
+        self._submit(_Job(records=records, size=size), timeout)
 
     def apply(
         self, change: Callable[[], Sequence[str]], timeout: float = 30.0, size: int = 0
@@ -216,7 +215,9 @@ class ReportWriter:
                 run_id
                 for job in group
                 if job.error is None
-                for run_id in (job.reports.run_ids if job.reports is not None else job.changed)
+                for run_id in (
+                    [r.id for r in job.records] if job.records is not None else job.changed
+                )
             ]
             if not changed:  # every change in the group was refused
                 return
@@ -231,8 +232,10 @@ class ReportWriter:
         pending: list[PreparedRuns] = []
         for job in group:
             job.error = None
-            if job.reports is not None:
-                pending.append(job.reports)
+            if job.records is not None:
+                # Prepared here rather than on the request threads: measured, eight request
+                # threads each packing payloads got fewer runs per second through, not more.
+                pending.append(prepare_runs(job.records))
                 continue
             if pending:
                 store_prepared(pending)

@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from peewee import fn
-
 from app.store import search_marks
 from app.store.backend import is_postgres
 from app.store.models import (
@@ -340,7 +338,10 @@ def allocate_ids(model: type[BaseModel], count: int) -> list[int]:
             (f'"{model._meta.table_name}"', key.column_name, count),
         )
         return [row[0] for row in cursor.fetchall()]
-    highest = model.select(fn.MAX(model._meta.primary_key)).scalar() or 0
+    key = model._meta.primary_key
+    assert key is not False, f"{model.__name__} has a primary key"
+    sql = f'SELECT MAX("{key.column_name}") FROM "{model._meta.table_name}"'
+    highest = db.execute_sql(sql).fetchone()[0] or 0
     if model is NodeExecution or model is LogEntry:
         marks = search_marks.indexed_up_to(record=True)
         highest = max(highest, marks.node if model is NodeExecution else marks.log)

@@ -17,10 +17,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from peewee import fn
-
-from app.store.models import LogEntry, NodeExecution, SchemaInfo
-from app.store.rows import tuple_rows
+from app.store.models import LogEntry, NodeExecution, SchemaInfo, db
 
 NODE_MARK = "search_indexed_node"
 LOG_MARK = "search_indexed_log"
@@ -31,21 +28,28 @@ class Marks(NamedTuple):
     log: int
 
 
+# Plain SQL: the writer asks after every group, and building these through peewee's query
+# builder took longer than SQLite takes to answer them.
+_HIGHEST_KEYS = (
+    f'SELECT (SELECT MAX(id) FROM "{NodeExecution._meta.table_name}"), '
+    f'(SELECT MAX(id) FROM "{LogEntry._meta.table_name}")'
+)
+_READ_MARKS = (
+    f'SELECT "key", "value" FROM "{SchemaInfo._meta.table_name}" '
+    f"WHERE \"key\" IN ('{NODE_MARK}', '{LOG_MARK}')"
+)
+
+
 def _highest_keys() -> Marks:
-    return Marks(
-        NodeExecution.select(fn.MAX(NodeExecution.id)).scalar() or 0,
-        LogEntry.select(fn.MAX(LogEntry.id)).scalar() or 0,
-    )
+    node, log = db.execute_sql(_HIGHEST_KEYS).fetchone()
+    return Marks(node or 0, log or 0)
 
 
 def indexed_up_to(record: bool = False) -> Marks:
     """The marks. A database without them was written before marks existed, when every row
     was indexed as it was stored: it counts as fully indexed, and with `record` (inside a
     write transaction, before it stores rows) the marks are written down as such."""
-    query = SchemaInfo.select(SchemaInfo.key, SchemaInfo.value).where(
-        SchemaInfo.key.in_([NODE_MARK, LOG_MARK])
-    )
-    stored: dict[str, str] = dict(tuple_rows(query))
+    stored = dict(db.execute_sql(_READ_MARKS).fetchall())
     if len(stored) == 2:
         return Marks(int(stored[NODE_MARK]), int(stored[LOG_MARK]))
     marks = _highest_keys()

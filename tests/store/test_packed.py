@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import struct
+import zlib
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from app.store.packed import (
     COMPRESS_ABOVE,
     DEFLATE,
     PLAIN,
+    ZSTD,
     pack,
     pack_fields,
     pack_node_payload,
@@ -45,9 +48,23 @@ def test_small_text_stays_plain_and_large_text_is_compressed() -> None:
     assert pack("short") == PLAIN + b"short"
     large = json.dumps({"words": ["invoice approved"] * 100})
     packed = pack(large)
-    assert packed[:1] == DEFLATE and len(packed) < len(large) / 4
+    assert packed[:1] == ZSTD and len(packed) < len(large) / 4
     incompressible = bytes(range(256)).hex()  # 512 chars of hex digits still compress a bit
     assert unpack(pack(incompressible)) == incompressible
+
+
+def test_values_packed_by_earlier_versions_still_read() -> None:
+    """Schema 4 files written before Zstandard hold raw DEFLATE values; both kinds mix."""
+    text = json.dumps({"words": ["invoice approved"] * 100})
+    old = DEFLATE + zlib.compress(text.encode(), 1, -15)
+    assert unpack(old) == text
+    fields = ["in", None, "", "x" * 500, None, "out"]
+    data = b"".join(
+        [struct.pack("<6i", *(-1 if f is None else len(f) for f in fields))]
+        + [f.encode() for f in fields if f]
+    )
+    assert unpack_fields(DEFLATE + zlib.compress(data, 1, -15)) == fields
+    assert unpack_fields(pack_fields(fields)) == fields
 
 
 def test_unknown_encoding_is_refused() -> None:
