@@ -41,7 +41,7 @@ class SearchBacklog:
         self._retry_at = 0.0
 
     def refresh(self) -> None:
-        """Count the backlog again (after a commit, or at start-up)."""
+        """Count the backlog again (at start-up, or when the count may be off)."""
         if is_postgres():  # indexes as it stores
             return
         try:
@@ -64,8 +64,13 @@ class SearchBacklog:
             log.warning("indexing stored reports for search failed; retrying", exc_info=True)
             self._retry_at = time.monotonic() + RETRY_AFTER_S
 
-    def keep_bounded(self) -> None:
-        """After a group: index until the backlog is back within MAX_BACKLOG."""
+    def grew(self, rows: int) -> None:
+        """After a group that stored `rows` nodes and log lines: index until the backlog is
+        back within MAX_BACKLOG. Counted, not asked for, while it is within: a query per
+        group cost the busy writer more than its answer was worth."""
+        self.pending += rows
+        if self.pending <= MAX_BACKLOG:
+            return
         self.refresh()
         while self.pending > MAX_BACKLOG and not self.retry_in():
             self.index_chunk()

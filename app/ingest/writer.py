@@ -4,9 +4,9 @@ Request threads hand their records over and block until the transaction holding 
 committed (or failed), so the receiver answers 2xx only for data that is on disk. Committing
 many reports per transaction keeps throughput independent of the cost of one fsync.
 
-Request threads do all the CPU work they can first (reading, decoding, validating, building
-the store's records) so the one writer spends its time in the store, mostly inside SQLite
-where other threads run meanwhile. A group is bounded by reports and by body bytes, not by
+Request threads read, decode and validate, and build the store's records; the writer packs
+them into rows (app/store/prepared.py), inserts them, and indexes their text for search when
+it has time (search_backlog.py). A group is bounded by reports and by body bytes, not by
 requests: a request may carry one report or a thousand, and a transaction of a few hundred
 reports already makes the commit's cost negligible while keeping each waiting client's
 latency short.
@@ -71,6 +71,15 @@ class _Job:
 
 
 _STOP = object()
+
+
+def _search_rows(group: list[_Job]) -> int:
+    """About how many rows the group added for the search index to take: nodes and log lines
+    of full reports, and one per streamed change (a few nodes or lines each)."""
+    return sum(
+        sum(len(r.nodes) + len(r.logs) for r in job.records) if job.records is not None else 1
+        for job in group
+    )
 
 
 class ReportWriter:
@@ -140,7 +149,7 @@ class ReportWriter:
                 group, stop_after = self._next_group()
                 if group:
                     self._commit(group)
-                    self._search.keep_bounded()
+                    self._search.grew(_search_rows(group))
                 if stop_after:
                     return
         finally:

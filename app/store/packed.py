@@ -52,6 +52,7 @@ def _decompressor() -> zstandard.ZstdDecompressor:
         _per_thread.decompressor = zstandard.ZstdDecompressor()
         return _per_thread.decompressor
 
+
 # The fields of a packed node payload, in their stored order; never reorder.
 NODE_PAYLOAD_FIELDS = (
     "input_json",
