@@ -231,9 +231,9 @@ def start_hindsight(folder: Path, port: int) -> subprocess.Popen[bytes]:
 
 
 def bench_store_alone(bodies: list[bytes], group: int) -> None:
-    """What a request thread spends on one report (decoding, then preparing its rows) and
-    what the writer thread spends in app/store per run (inserting prepared rows, one
-    transaction per `group` reports, synchronous=FULL)."""
+    """What a request thread spends decoding one report, and what the writer thread spends
+    in app/store per run: preparing its rows, then inserting them (one transaction per
+    `group` reports, synchronous=FULL; full-text indexing comes after, see search_backlog)."""
     from app.ingest.fast_report import decode_reports_fast
     from app.ingest.report import decode_reports
     from app.store.connection import close_database, open_database, write_transaction
@@ -253,7 +253,7 @@ def bench_store_alone(bodies: list[bytes], group: int) -> None:
     start = time.perf_counter()
     prepared = [prepare_runs(records[i : i + group]) for i in range(0, len(records), group)]
     prepare_ms = (time.perf_counter() - start) * 1000 / len(records)
-    line("prepare rows + pack payloads (request thread)", f"{prepare_ms:.2f} ms/run")
+    line("prepare rows + pack payloads (writer thread)", f"{prepare_ms:.2f} ms/run")
     with tempfile.TemporaryDirectory(prefix="hindsight-store-") as name:
         open_database(Path(name) / "store.db")
         for label in ("new runs", "replacing runs"):
@@ -475,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         stop(bare)
 
-    print("\nReceiver without the store (replace_runs stubbed out; everything else real)")
+    print("\nReceiver without the store (store_prepared stubbed out; everything else real)")
     with tempfile.TemporaryDirectory(prefix="hindsight-stub-") as name:
         port = free_port()
         stub = subprocess.Popen(
