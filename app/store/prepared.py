@@ -195,10 +195,11 @@ def _pack_optional(text: str | None) -> bytes | None:
     return None if text is None else pack(text)
 
 
-def prepare_runs(records: Sequence[RunRecord]) -> PreparedRuns:
-    """Rows for the records; a later record with the same id as an earlier one wins."""
+def prepare_runs(records: Sequence[RunRecord], search_inline: bool | None = None) -> PreparedRuns:
+    """Rows for the records; a later record with the same id as an earlier one wins.
+    `search_inline`: index as the rows are inserted (default: on PostgreSQL only)."""
     latest = list({record.id: record for record in records}.values())
-    prepared = PreparedRuns(search_inline=is_postgres())
+    prepared = PreparedRuns(search_inline=is_postgres() if search_inline is None else search_inline)
     for record in latest:
         _prepare_run(record, prepared)
     return prepared

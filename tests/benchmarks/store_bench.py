@@ -39,11 +39,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a plain s
 from peewee import SqliteDatabase
 
 from app.config import describe_database
-from app.store import queries, search, search_pg, stats, writes
+from app.store import prepared, queries, search, search_pg, stats, writes
 from app.store.backend import is_postgres
 from app.store.connection import SQLITE_PRAGMAS, close_database, open_database
 from app.store.filters import RunFilter
 from app.store.models import ALL_MODELS, BaseModel, Run, SchemaInfo, db
+from app.store.prepared import prepare_runs
 from app.store.records import RunRecord
 from app.store.schema import SCHEMA_VERSION
 from app.store.status import Status
@@ -148,7 +149,7 @@ def ensure_dataset(target: str, runs: int, payloads: bool, seed: int) -> None:
     for first in range(0, runs, chunk):
         batch = records(generator, first, min(first + chunk, runs), payloads)
         with writes.write_transaction():
-            writes._insert_runs(batch)  # new ids: no replace needed
+            writes.store_prepared([prepare_runs(batch)], index_now=True)
         if first and first % 100_000 == 0:
             rate = first / (time.perf_counter() - start)
             print(f"    {first:,} runs ({rate:,.0f}/s)", flush=True)
@@ -168,31 +169,29 @@ def captured_rows() -> Iterator[RawRows]:
     inserting them, so the raw ceiling writes exactly the same rows."""
     captured: RawRows = []
 
-    def capture(model: type[BaseModel], rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        fields = [model._meta.fields[name] for name in rows[0]]
-        columns = [field.column_name for field in fields]
-        values = [tuple(field.db_value(row[field.name]) for field in fields) for row in rows]
-        captured.append((model._meta.table_name, columns, values))
+    def capture(model: type[BaseModel], names: tuple[str, ...], rows: list[Any]) -> None:
+        if rows:
+            columns = [model._meta.fields[name].column_name for name in names]
+            captured.append((model._meta.table_name, columns, list(rows)))
 
     def capture_index(entries: Any) -> None:
         raw = search_pg.raw_index_rows if is_postgres() else search.raw_index_rows
         captured.extend(raw(entries))
 
-    original_rows, original_index = writes._insert_rows, writes.index_entries
-    writes._insert_rows, writes.index_entries = capture, capture_index  # type: ignore[assignment]
+    original_rows, original_index = prepared._insert, prepared.index_entries
+    prepared._insert, prepared.index_entries = capture, capture_index  # type: ignore[assignment]
     try:
         yield captured
     finally:
-        writes._insert_rows, writes.index_entries = original_rows, original_index  # type: ignore[assignment]
+        prepared._insert, prepared.index_entries = original_rows, original_index  # type: ignore[assignment]
 
 
 def store_rows(batches: list[list[RunRecord]]) -> list[RawRows]:
     """The rows the store writes for the batches, split into one list per batch (the open
-    database is left as it was)."""
+    database is left as it was). The index rows are those SQLite adds when it catches up."""
     with db.atomic() as transaction, captured_rows() as rows:
-        writes._insert_runs([record for batch in batches for record in batch])
+        records = [record for batch in batches for record in batch]
+        prepared.insert_prepared(prepare_runs(records, search_inline=True))
         transaction.rollback()
     return _split_by_batch(rows, batches)
 
