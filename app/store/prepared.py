@@ -197,7 +197,10 @@ def _pack_optional(text: str | None) -> bytes | None:
 
 def prepare_runs(records: Sequence[RunRecord], search_inline: bool | None = None) -> PreparedRuns:
     """Rows for the records; a later record with the same id as an earlier one wins.
-    `search_inline`: index as the rows are inserted (default: on PostgreSQL only)."""
+
+    `search_inline`: carry search entries, indexed as the rows are inserted (default: on
+    PostgreSQL only). On SQLite `index_entries` skips rows above the marks, so there it only
+    serves the store benchmark, which captures the index rows instead of writing them."""
     latest = list({record.id: record for record in records}.values())
     prepared = PreparedRuns(search_inline=is_postgres() if search_inline is None else search_inline)
     for record in latest:
@@ -246,7 +249,7 @@ def _prepare_run(record: RunRecord, out: PreparedRuns) -> None:
         out.nodes.append((run_id, position, *node_values(node)))
         out.node_payloads.append(pack_node_payload(payload))
         if out.search_inline:
-            out.node_search.append(node_entry(0, run_id, node.node_id, node.error_message, payload))
+            out.node_search.append(node_search_entry(0, run_id, node, payload))
     for log in record.logs:
         out.logs.append((run_id, log.node_id, log.sequence, log.timestamp, log.level, log.message))
         out.log_payloads.append(_pack_optional(log.data_json))
@@ -297,7 +300,7 @@ def insert_prepared(prepared: PreparedRuns) -> None:
     log_pks = allocate_ids(LogEntry, len(prepared.logs), marks)
     _insert(LogEntry, LOG_FIELDS, _keyed(log_pks, prepared.logs))
     _insert(LogPayload, ("log", "data_json"), _paired(log_pks, prepared.log_payloads))
-    if prepared.search_inline:  # SQLite: the rows wait for `search.catch_up`
+    if prepared.search_inline:  # else (SQLite) the rows wait for `search.catch_up`
         logs = zip(log_pks, prepared.log_search, strict=True)
         nodes = zip(node_pks, prepared.node_search, strict=True)
         index_entries(
@@ -335,16 +338,14 @@ def allocate_ids(model: type[BaseModel], count: int, marks: Marks | None = None)
     """
     if count == 0:
         return []
+    key = model._meta.primary_key
+    assert key is not False, f"{model.__name__} has a primary key"
     if is_postgres():
-        key = model._meta.primary_key
-        assert key is not False, f"{model.__name__} has a primary key"
         cursor = db.execute_sql(
             "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
             (f'"{model._meta.table_name}"', key.column_name, count),
         )
         return [row[0] for row in cursor.fetchall()]
-    key = model._meta.primary_key
-    assert key is not False, f"{model.__name__} has a primary key"
     sql = f'SELECT MAX("{key.column_name}") FROM "{model._meta.table_name}"'
     highest = db.execute_sql(sql).fetchone()[0] or 0
     if model is NodeExecution or model is LogEntry:

@@ -105,7 +105,7 @@ def replace_runs(records: Sequence[RunRecord]) -> None:
 def store_prepared(batches: Sequence[PreparedRuns], index_now: bool = False) -> None:
     """Store prepared reports (`prepared.prepare_runs`) inside the caller's write
     transaction, batch after batch: a run in a later batch replaces the same run in an
-    earlier one. The receiver's writer prepares nothing itself; its request threads did.
+    earlier one.
 
     On SQLite the stored text is searchable once `search.catch_up` has indexed it: at the
     end of this transaction with `index_now`, else when the writer catches up (searching
