@@ -17,6 +17,7 @@ original text of the few hits shown.
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
@@ -24,13 +25,15 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from peewee import JOIN, Database
+from peewee import JOIN, Database, OperationalError
 
 from app.store import search_marks, search_pg
 from app.store.backend import is_postgres
 from app.store.models import LogEntry, NodeExecution, NodePayload, db
 from app.store.records import NodePayload as NodePayloadRecord
 from app.store.rows import tuple_rows
+
+log = logging.getLogger(__name__)
 
 SEARCH_TABLE = "search_index"
 # The node fields, in column order (the order hits report a field in), then log messages.
@@ -165,13 +168,19 @@ def catch_up(limit: int | None = CATCH_UP_CHUNK) -> int:
 
 def catch_up_now() -> None:
     """Index everything waiting, a chunk per write transaction (SQLite), so that a search
-    finds every run stored so far; writers wait at most one chunk at a time meanwhile."""
+    finds every run stored so far; writers wait at most one chunk at a time meanwhile.
+
+    When the write lock cannot be had (another program holds it past the busy timeout, or
+    the file is read-only), the search answers from what is indexed so far."""
     if is_postgres() or db.in_transaction() or not search_marks.pending_entries():
         return
-    while True:
-        with db.atomic(lock_type="IMMEDIATE"):
-            if not catch_up():
-                return
+    try:
+        while True:
+            with db.atomic(lock_type="IMMEDIATE"):
+                if not catch_up():
+                    return
+    except OperationalError:
+        log.warning("could not index recent runs; searching what is indexed", exc_info=True)
 
 
 def raw_index_rows(

@@ -5,6 +5,7 @@ in step."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,20 @@ def test_a_database_without_marks_counts_as_fully_indexed(database: Path) -> Non
     _store_deferred(_record("b", "puma"))  # writes the marks before storing
     assert pending_entries() == 3
     assert _found("puma") == {"b"} and _found("lynx") == {"a"}
+
+
+def test_a_search_that_cannot_write_answers_from_what_is_indexed(database: Path) -> None:
+    replace_runs([_record("indexed", "gannet")])
+    _store_deferred(_record("waiting", "gannet"))
+    other = sqlite3.connect(database, isolation_level=None)
+    timeout = db.execute_sql("PRAGMA busy_timeout").fetchone()[0]
+    db.execute_sql("PRAGMA busy_timeout = 50")
+    other.execute("BEGIN IMMEDIATE")  # another program holds the write lock
+    try:
+        assert _found("gannet") == {"indexed"}  # no error; the waiting run comes later
+        assert pending_entries() == 3
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+        db.execute_sql(f"PRAGMA busy_timeout = {timeout}")
+    assert _found("gannet") == {"indexed", "waiting"}
