@@ -131,24 +131,8 @@ class FilterBar(QWidget):
             statuses.addWidget(button)
             self.status_buttons.append((button, members))
 
-        self.workflow_picker = QComboBox()
-        self.workflow_picker.setMinimumContentsLength(16)
-        self.workflow_picker.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-        )
-        self.workflow_picker.addItem("All workflows", EVERYTHING)
-        self.workflow_picker.currentIndexChanged.connect(
-            lambda _i: self._schedule(CLICK_DEBOUNCE_MS)
-        )
-        self.project_picker = QComboBox()
-        self.project_picker.setMinimumContentsLength(10)
-        self.project_picker.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-        )
-        self.project_picker.addItem("All projects", EVERYTHING)
-        self.project_picker.currentIndexChanged.connect(
-            lambda _i: self._schedule(CLICK_DEBOUNCE_MS)
-        )
+        self.workflow_picker = self._picker("All workflows", width_chars=16)
+        self.project_picker = self._picker("All projects", width_chars=10)
 
         self.time_picker = QComboBox()
         for label, span in TIME_PRESETS:
@@ -348,6 +332,15 @@ class FilterBar(QWidget):
         self.extra_label.setText(_describe_extra(self._extra) if has_extra else "")
         self.extra_label.setVisible(has_extra)
         self.extra_clear.setVisible(has_extra)
+
+    def _picker(self, everything_label: str, width_chars: int) -> QComboBox:
+        """A combo box whose first entry selects everything; a choice filters at once."""
+        picker = QComboBox()
+        picker.setMinimumContentsLength(width_chars)
+        picker.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        picker.addItem(everything_label, EVERYTHING)
+        picker.currentIndexChanged.connect(lambda _i: self._schedule(CLICK_DEBOUNCE_MS))
+        return picker
 
     def _schedule(self, delay_ms: int) -> None:
         # A typing pause restarts the wait; a click never waits longer than it must.
