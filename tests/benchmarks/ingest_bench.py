@@ -61,6 +61,49 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def _process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_ticks() -> tuple[int, int]:
+    """(all, idle) CPU ticks of the machine since boot."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(values), values[3] + values[4]  # idle + iowait
+
+
+class CpuUse:
+    """What a phase cost the server in CPU, and how busy the whole machine was meanwhile.
+
+    Tells a server bound by its own GIL (about one core busy, the others idle) from a
+    machine out of cores (every core busy, the client's included)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def __enter__(self) -> CpuUse:
+        self._cpu, self._ticks, self._wall = (
+            _process_cpu_s(self.pid),
+            _machine_ticks(),
+            time.perf_counter(),
+        )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cpu_s = _process_cpu_s(self.pid) - self._cpu
+        self.wall_s = time.perf_counter() - self._wall
+        total, idle = (now - then for now, then in zip(_machine_ticks(), self._ticks, strict=True))
+        self.machine_busy = 1 - idle / total if total else float("nan")
+
+    def report(self, runs: int) -> None:
+        line(
+            "server CPU per run (cores busy)",
+            f"{self.cpu_s * 1000 / runs:.2f} ms ({self.cpu_s / self.wall_s:.2f})",
+        )
+        line("machine busy", f"{self.machine_busy * 100:.0f} % of {os.cpu_count()} cores")
+
+
 # -- a minimal keep-alive HTTP/1.1 client ---------------------------------------------------
 class Connection:
     def __init__(self, port: int) -> None:
@@ -233,9 +276,11 @@ def start_hindsight(folder: Path, port: int) -> subprocess.Popen[bytes]:
 def bench_store_alone(bodies: list[bytes], group: int) -> None:
     """What a request thread spends decoding one report, and what the writer thread spends
     in app/store per run: preparing its rows, then inserting them (one transaction per
-    `group` reports, synchronous=FULL; full-text indexing comes after, see search_backlog)."""
+    `group` reports, synchronous=FULL), and indexing their text for search (which the
+    receiver does after acknowledging, see search_backlog, but must do all the same)."""
     from app.ingest.fast_report import decode_reports_fast
     from app.ingest.report import decode_reports
+    from app.store import search
     from app.store.connection import close_database, open_database, write_transaction
     from app.store.prepared import prepare_runs
     from app.store.writes import store_prepared
@@ -264,18 +309,29 @@ def bench_store_alone(bodies: list[bytes], group: int) -> None:
             per_run = (time.perf_counter() - start) * 1000 / len(records)
             line(f"insert prepared, {label} ({group} per txn)", f"{per_run:.2f} ms/run")
             line(f"  writer ceiling, {label}", f"{1000 / per_run:,.0f} runs/s")
+            if label == "new runs":
+                new_runs_ms = per_run
+        # What the writer owes for each run later, in idle time or under sustained load.
+        start = time.perf_counter()
+        search.catch_up_now()
+        index_ms = (time.perf_counter() - start) * 1000 / len(records)
+        line("full-text indexing, behind storing", f"{index_ms:.2f} ms/run")
+        sustained = 1000 / (prepare_ms + new_runs_ms + index_ms)
+        line("  writer ceiling, sustained (prepare+insert+index)", f"{sustained:,.0f} runs/s")
         close_database()
 
 
 # -- phases ---------------------------------------------------------------------------------
-def bench_single(port: int, bodies: list[bytes], label: str) -> float:
-    elapsed, latencies = asyncio.run(closed_loop(port, bodies, "/api/executions"))
+def bench_single(port: int, bodies: list[bytes], label: str, pid: int) -> float:
+    with CpuUse(pid) as cpu:
+        elapsed, latencies = asyncio.run(closed_loop(port, bodies, "/api/executions"))
     rate = len(bodies) / elapsed
     line(f"{label}: runs/s", f"{rate:,.0f}")
     line(
         f"{label}: latency p50 / p99",
         f"{percentile(latencies, 0.5):.1f} / {percentile(latencies, 0.99):.1f} ms",
     )
+    cpu.report(len(bodies))
     return rate
 
 
@@ -471,7 +527,7 @@ def main(argv: list[str] | None = None) -> int:
     bare = subprocess.Popen([sys.executable, __file__, "--bare-server", str(port)])
     try:
         wait_listening(port, bare)
-        ceiling = bench_single(port, bodies, "one report per request")
+        ceiling = bench_single(port, bodies, "one report per request", bare.pid)
     finally:
         stop(bare)
 
@@ -484,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         try:
             wait_listening(port, stub)
-            outside = bench_single(port, bodies, "one report per request")
+            outside = bench_single(port, bodies, "one report per request", stub.pid)
             line("share of the bare-server ceiling", f"{outside / ceiling * 100:.0f} %")
         finally:
             stop(stub)
@@ -498,7 +554,7 @@ def main(argv: list[str] | None = None) -> int:
         server = start_hindsight(folder, port)
         try:
             print("\nhindsight serve, one report per request")
-            rate = bench_single(port, bodies, "one report per request")
+            rate = bench_single(port, bodies, "one report per request", server.pid)
             line("runs/s", f"{rate:,.0f}", "≥ 1,000", rate >= 1000)
             share = rate / ceiling * 100
             line("share of the bare-server ceiling", f"{share:.0f} %", "≥ 40 %", share >= 40)
@@ -515,13 +571,15 @@ def main(argv: list[str] | None = None) -> int:
                 json.dumps(batch_reports[i : i + BATCH], separators=(",", ":")).encode()
                 for i in range(0, len(batch_reports), BATCH)
             ]
-            elapsed, latencies = asyncio.run(closed_loop(port, batches, "/api/executions"))
+            with CpuUse(server.pid) as cpu:
+                elapsed, latencies = asyncio.run(closed_loop(port, batches, "/api/executions"))
             batch_rate = len(batch_reports) / elapsed
             line("runs/s", f"{batch_rate:,.0f}", "≥ 3,000", batch_rate >= 3000)
             line(
                 "latency per batch p50 / p99",
                 f"{percentile(latencies, 0.5):.0f} / {percentile(latencies, 0.99):.0f} ms",
             )
+            cpu.report(len(batch_reports))
             line("server RSS", f"{rss_mb(server.pid):.0f} MB")
 
             bench_reporter(port, folder)
