@@ -7,6 +7,7 @@ import time
 from datetime import datetime
 
 from app.commands.errors import UsageError
+from app.store.moments import to_millis
 
 _UNITS_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
@@ -41,4 +42,4 @@ def parse_moment_ms(raw: str, option: str, now: int | None = None) -> int:
         ) from None
     if moment.tzinfo is None:
         moment = moment.astimezone()  # naive: interpreted as local time
-    return int(moment.timestamp() * 1000)
+    return to_millis(moment)

@@ -10,12 +10,13 @@ Two costs of `BaseHTTPRequestHandler` show up once a request's real work is chea
   a log line each time; here the status line, headers and body go out in one `sendall`
   (no small second segment waiting for the client's delayed ACK) with a date cached per
   second.
-Everything else (request line rules, HTTP/0.9, Expect: 100-continue, `send_error` for
-malformed requests) is the stdlib's own behaviour.
+Errors the stdlib answers itself (`send_error`) are JSON here too. Everything else (request
+line rules, HTTP/0.9, Expect: 100-continue) is the stdlib's own behaviour.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Iterable, Iterator
@@ -135,6 +136,8 @@ class LeanRequestHandler(BaseHTTPRequestHandler):
         if not words:
             return False
         if len(words) >= 3:
+            # Not HTTP/0.9, whatever the version turns out to be: errors get a status line.
+            self.request_version = "HTTP/1.0"
             version = words[-1]
             try:
                 if not version.startswith("HTTP/"):
@@ -190,6 +193,19 @@ class LeanRequestHandler(BaseHTTPRequestHandler):
         ):
             return bool(self.handle_expect_100())
         return True
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """What the stdlib answers itself (malformed request line, oversized headers), as
+        JSON like every other answer; the stdlib's page only HTML-escapes the message, so a
+        quote from the request line would break the JSON. The connection closes after it."""
+        status = HTTPStatus(code)
+        body = {"error": message or status.phrase, "code": status.value}
+        if explain:
+            body["detail"] = explain
+        self.close_connection = True
+        self.send_answer(
+            status, "application/json", json.dumps(body).encode(), [("Connection", "close")]
+        )
 
     def send_answer(
         self, status: HTTPStatus, content_type: str, body: bytes, headers: Iterable[tuple[str, str]]

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from app.ingest.report import INT64_MAX
 from app.store import queries, stats
 from app.store.export import iso, run_to_report
 from app.store.filters import RunFilter
+from app.store.moments import to_millis
 from app.store.records import RunSummary
 from app.store.status import Status, normalise_status
 
@@ -49,9 +51,7 @@ def _time(params: Params, name: str) -> int | None:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise QueryError(name, f"expected an ISO-8601 time, got {raw!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
+    return to_millis(moment)  # naive: UTC
 
 
 def _statuses(params: Params) -> frozenset[Status]:
@@ -80,7 +80,7 @@ def _limit(params: Params) -> int:
     raw = _one(params, "limit")
     if raw is None:
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:  # not "²"
         raise QueryError("limit", f"expected a whole number from 1 to {MAX_LIMIT}, got {raw!r}")
     return int(raw)
 
@@ -95,7 +95,10 @@ def _decode_cursor(params: Params) -> tuple[int, str] | None:
         return None
     try:
         started_at, run_id = base64.urlsafe_b64decode(raw.encode()).decode().split(":", 1)
-        return int(started_at), run_id
+        moment = int(started_at)
+        if not -INT64_MAX <= moment <= INT64_MAX:  # SQLite could not compare it with a time
+            raise ValueError(started_at)
+        return moment, run_id
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise QueryError("cursor", "not a cursor this API handed out") from None
 

@@ -23,6 +23,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import to_json
 
+from app.store.moments import to_millis
 from app.store.records import ArtifactRecord, LlmRecord, LogRecord, NodeRecord, RunRecord
 from app.store.status import Status, normalise_status
 from app.store.streaming import StreamedLog
@@ -55,9 +56,17 @@ def _in_utc_range(moment: datetime) -> datetime:
 
 Moment = Annotated[datetime, AfterValidator(_in_utc_range)]
 # The last millisecond a stored time can be shown as (end of year 9999, UTC).
-LATEST_MILLIS = int(datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC).timestamp() * 1000)
+LATEST_MILLIS = to_millis(datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC))
+
+
+def _as_text(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as the report spelled it, not Python's True
+    return str(value) if isinstance(value, int | float) else value
+
+
 # Versions and tag values are often sent as numbers or booleans; keep them as text.
-Text = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int | float) else v)]
+Text = Annotated[str, BeforeValidator(_as_text)]
 
 LOG_LEVELS = ("debug", "info", "warn", "error")
 _LEVEL_ALIASES = {"trace": "debug", "warning": "warn", "critical": "error", "fatal": "error"}
@@ -225,9 +234,7 @@ def parse_reports(body: bytes) -> list[ExecutionReport]:
 def _millis(moment: datetime | None) -> int | None:
     if moment is None:
         return None
-    if moment.tzinfo is None:  # the seed's generated Python sends naive UTC (utcnow())
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
+    return to_millis(moment)  # naive is UTC: the seed's generated Python sends utcnow()
 
 
 def _duration(started: int | None, completed: int | None, reported: int | None) -> int | None:
@@ -283,12 +290,17 @@ def _llm_record(llm: LlmCall | None) -> LlmRecord | None:
     )
 
 
+def _not_json(word: str) -> Any:
+    """NaN and Infinity, which Python's parser takes but JSON has not: such a prompt is text."""
+    raise ValueError(word)
+
+
 def _parsed_prompt(prompt: Any) -> Any:
     """Seed 000 sends messages as a JSON string; keep text as text, decode what is JSON."""
     if isinstance(prompt, str) and prompt.lstrip().startswith(("[", "{")):
         try:
-            return json.loads(prompt)
-        except ValueError:
+            return json.loads(prompt, parse_constant=_not_json)
+        except (ValueError, RecursionError):
             return prompt
     return prompt
 

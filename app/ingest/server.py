@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import socket
 import threading
+import time
 from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from http.server import ThreadingHTTPServer
@@ -114,10 +116,6 @@ class _Handler(LeanRequestHandler):
     _admitted: int | None = None  # body bytes this request holds in the admission gate
     _body_read = False
     timeout = READ_TIMEOUT_SECONDS  # idle or slow connections cannot hold a thread forever
-    # Errors the stdlib answers itself (malformed request line, oversized headers) in JSON
-    # too; it HTML-escapes the message, so no quote can break the string.
-    error_content_type = "application/json"
-    error_message_format = '{"error": "%(message)s", "code": %(code)d}'
 
     def setup(self) -> None:
         super().setup()
@@ -134,6 +132,13 @@ class _Handler(LeanRequestHandler):
         self._body_read = False
         try:
             self._check_caller()
+            if "Transfer-Encoding" in self.headers:
+                # Chunked framing is not read here; reading such a request by its
+                # Content-Length instead would let two parties split the stream differently.
+                raise _HttpError(
+                    HTTPStatus.LENGTH_REQUIRED,
+                    "Transfer-Encoding is not accepted: send the body with Content-Length",
+                )
             path, _, self._query = self.path.partition("?")
             found = match_route(path)
             if found is None:
@@ -150,21 +155,25 @@ class _Handler(LeanRequestHandler):
                 raise error
             handler: Handler = getattr(self, name)
             status, body = handler(params)
-            self._reply(status, body)
+            self._reply(status, body, self._closing({}))
         except _HttpError as error:
-            if not self._body_read and (
-                self.headers.get("Content-Length", "0").strip() != "0"
-                or "Transfer-Encoding" in self.headers
-            ):
-                # Refused before its body was read (Host, token, media type...): the body is
-                # still in the stream and would be parsed as the next request line.
-                error.headers["Connection"] = "close"  # send_answer then closes it after
-            self._reply(error.status, error.body, error.headers)
+            self._reply(error.status, error.body, self._closing(error.headers))
         except Exception:
             log.exception("unexpected error handling %s %s", self.command, self.path)
             self._reply(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "internal error"})
         finally:
             self._release()
+
+    def _closing(self, headers: dict[str, str]) -> dict[str, str]:
+        """`headers`, plus `Connection: close` when a body was sent but not read (a GET with
+        a body, a request refused before its body): what is left of it in the stream would
+        otherwise be parsed as the next request."""
+        if not self._body_read and (
+            self.headers.get("Content-Length", "0").strip() != "0"
+            or "Transfer-Encoding" in self.headers
+        ):
+            headers["Connection"] = "close"  # send_answer then closes the connection
+        return headers
 
     def _release(self) -> None:
         """Give the request's place in the admission gate back (once the work is done, before
@@ -225,8 +234,13 @@ class _Handler(LeanRequestHandler):
                 "Content-Type must be application/json",
             )
         raw_length = self.headers.get("Content-Length")
-        if raw_length is None or not raw_length.isdigit():
+        if raw_length is None:
             raise _HttpError(HTTPStatus.LENGTH_REQUIRED, "Content-Length header is required")
+        if not _DIGITS.fullmatch(raw_length):
+            raise _HttpError(
+                HTTPStatus.BAD_REQUEST,
+                f"Content-Length must be a number of bytes, got {raw_length[:40]!r}",
+            )
         length = int(raw_length)
         if length > self.server.max_body:
             self.close_connection = True  # the unread body must not be parsed as a request
@@ -239,9 +253,41 @@ class _Handler(LeanRequestHandler):
             self._body_read = True
             raise _unavailable("not stored: the receiver is busy with other reports; retry")
         self._admitted = length
-        body = self.rfile.read(length)
+        body = self._read_body(length)
         self._body_read = True
         return body
+
+    def _read_body(self, length: int) -> bytes:
+        """The body, which must arrive whole within READ_TIMEOUT_SECONDS: the timeout of
+        each read alone would let a client trickling a byte at a time hold its place in the
+        admission gate (and with 32 such clients, keep every report out) indefinitely."""
+        deadline = time.monotonic() + self.timeout
+        chunks: list[bytes] = []
+        missing = length
+        try:
+            while missing > 0:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError
+                self.connection.settimeout(left)
+                chunk = self.rfile.read1(missing)
+                if not chunk:
+                    self.close_connection = True
+                    raise _HttpError(
+                        HTTPStatus.BAD_REQUEST,
+                        f"the body ended after {length - missing} of {length} bytes",
+                    )
+                chunks.append(chunk)
+                missing -= len(chunk)
+        except TimeoutError:
+            self.close_connection = True
+            raise _HttpError(
+                HTTPStatus.REQUEST_TIMEOUT,
+                f"the body did not arrive within {self.timeout:g} s; nothing was stored",
+            ) from None
+        finally:
+            self.connection.settimeout(self.timeout)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     def _discard(self, length: int) -> None:
         """Read and drop a body in small pieces (memory stays flat however large it is)."""
@@ -355,6 +401,7 @@ class _Handler(LeanRequestHandler):
 
 
 _T = TypeVar("_T")
+_DIGITS = re.compile(r"[0-9]{1,30}", re.ASCII)  # str.isdigit() also takes "²", int() does not
 _ALWAYS = (("X-Content-Type-Options", "nosniff"), ("Cache-Control", "no-store"))
 
 

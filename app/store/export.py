@@ -9,19 +9,19 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from app.store import queries
 from app.store.filters import RunFilter
+from app.store.moments import from_millis
 from app.store.records import NodePayload, NodeSummary, RunDetail
 
 
 def iso(ms: int | None) -> str | None:
     if ms is None:
         return None
-    moment = datetime.fromtimestamp(ms / 1000, UTC)
+    moment = from_millis(ms)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

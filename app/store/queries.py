@@ -126,6 +126,8 @@ def list_runs(
     Sorted by duration, runs that have none yet (still running) come after all the others,
     as a second keyset segment ordered by id, so NULLs never break the comparison.
     """
+    if where.text and search.match_expression(where.text) is None:
+        where = replace(where, text=None)  # no words (only punctuation): as count_runs, no filter
     if where.text and not is_postgres():
         return _list_matching(limit, after, where, order)
     if len(where.statuses) > 1:

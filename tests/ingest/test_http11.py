@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import socket
+import time
 from typing import Any
 
 import pytest
 
 from app.store import queries
-from tests.conftest import make_report
+from tests.conftest import make_report, post_json
 
 
 def _port(service: Any) -> int:
@@ -126,3 +128,117 @@ def test_head_gets_headers_only(ingest: Any) -> None:
         assert connection.getresponse().status == 200
     finally:
         connection.close()
+
+
+def test_transfer_encoding_with_a_length_is_refused_not_read_by_the_length(ingest: Any) -> None:
+    """Reading such a request by its Content-Length would run what follows the report as a
+    second request (smuggling); it is refused before its body and the connection closed."""
+    port = _port(ingest)
+    report = json.dumps(make_report("smuggle")).encode()
+    tail = f"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    status, headers, body, closed = _exchange(
+        port, _post(port, "Transfer-Encoding: chunked\r\n", report) + tail
+    )
+    assert status == 411 and "Content-Length" in json.loads(body)["error"]
+    assert headers.get("connection") == "close" and closed
+    assert queries.count_runs() == 0
+
+
+@pytest.mark.parametrize("length", ["\xb2", "-1", "+5", "1 2"])
+def test_a_content_length_that_is_not_a_number_is_400(ingest: Any, length: str) -> None:
+    port = _port(ingest)
+    request = (
+        f"POST /api/executions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n{{}}"
+    ).encode("latin-1")
+    status, _, body, closed = _exchange(port, request)
+    assert status == 400
+    assert "Content-Length must be a number of bytes" in json.loads(body)["error"]
+    assert closed  # the body's end is unknown: the stream cannot be trusted
+    assert queries.count_runs() == 0
+
+
+def test_a_get_with_a_body_is_answered_then_the_connection_closed(ingest: Any) -> None:
+    """The body is not read, so it must not be parsed as the next request."""
+    port = _port(ingest)
+    inner = f"GET /api/nope HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n"
+    request = (
+        f"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Length: {len(inner)}\r\n\r\n{inner}"
+    ).encode()
+    status, headers, _, closed = _exchange(port, request)
+    assert status == 200
+    assert headers.get("connection") == "close" and closed
+
+
+@pytest.mark.parametrize(
+    ("request_line", "status"),
+    [
+        ('GET /x"y a b HTTP/1.1', 400),  # a quote and a backslash-escape from the request line
+        ("GET /\x01 a HTTP/1.1", 400),
+        ("GET /api/health HTTP/2.0", 505),
+        ("GET /api/health HTTX/1.1", 400),
+    ],
+)
+def test_the_stdlibs_own_errors_are_json_with_a_status_line(
+    ingest: Any, request_line: str, status: int
+) -> None:
+    port = _port(ingest)
+    request = f"{request_line}\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode("latin-1")
+    answer, headers, body, closed = _exchange(port, request)  # http.client parses the status
+    assert answer == status
+    assert headers["content-type"] == "application/json"
+    assert json.loads(body)["code"] == status
+    assert closed
+
+
+def test_a_body_trickling_in_gets_408_within_the_read_timeout(
+    ingest: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each read's own timeout would let a byte every few seconds hold the request (and its
+    place in the admission gate) forever; the whole body has one deadline."""
+    from app.ingest import server
+
+    monkeypatch.setattr(server._Handler, "timeout", 0.5)
+    port = _port(ingest)
+    head = (
+        f"POST /api/executions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
+    ).encode()
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head)
+        sock.settimeout(0.1)  # a byte every 0.1 s: well inside each read's 0.5 s timeout
+        answer = b""
+        while b"\r\n\r\n" not in answer and time.monotonic() - started < 10:
+            try:
+                data = sock.recv(65536)
+            except TimeoutError:
+                # Answered and closed meanwhile: the answer is still there to read.
+                with contextlib.suppress(OSError):
+                    sock.sendall(b" ")
+                continue
+            if not data:
+                break
+            answer += data
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert time.monotonic() - started < 5
+    assert ingest.receiver.admission.in_flight == (0, 0)  # its place was given back
+    status, _, _ = post_json(ingest.url, "/api/executions", make_report("after"))
+    assert status == 201
+
+
+def test_a_body_cut_short_is_400_and_stores_nothing(ingest: Any) -> None:
+    port = _port(ingest)
+    report = json.dumps(make_report("short")).encode()
+    request = _post(port, "", report).replace(
+        f"Content-Length: {len(report)}".encode(), f"Content-Length: {len(report) + 50}".encode()
+    )
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        sock.shutdown(socket.SHUT_WR)  # the client stops sending: the body ends early
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        body = json.loads(response.read())
+    assert response.status == 400 and "ended after" in body["error"]
+    assert queries.count_runs() == 0

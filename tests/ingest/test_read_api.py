@@ -60,6 +60,9 @@ def test_list_filters(history: Any) -> None:
         ("since=yesterday", "since"),
         ("status=exploded", "status"),
         ("cursor=%%%", "cursor"),
+        ("limit=%C2%B2", "limit"),  # "²": str.isdigit() takes it, int() does not
+        # A cursor whose time is past any integer SQLite can compare
+        ("cursor=OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk6eA==", "cursor"),
     ],
 )
 def test_bad_parameters_are_400_naming_them(history: Any, query: str, parameter: str) -> None:
@@ -93,3 +96,28 @@ def test_workflows_and_stats(history: Any) -> None:
     (group,) = body["failureGroups"]
     assert (group["nodeId"], group["count"]) == ("parse", 2)
     assert {n["nodeId"] for n in body["nodes"]} == {"fetch", "parse"}
+
+
+@pytest.mark.parametrize("text", ['"', "*", "(", "^ '"])
+def test_a_search_without_words_filters_nothing_in_items_and_total_alike(
+    history: Any, text: str
+) -> None:
+    _, body = get(history, f"/api/executions?q={quote(text)}")
+    assert body["total"] == 6
+    assert len(body["items"]) == 6
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "2300-01-01T00:00:00.001Z",
+        "2584-07-04T16:42:11.738Z",
+        "9999-12-31T23:59:59.999Z",
+        "1850-03-01T12:00:00.007Z",
+    ],
+)
+def test_times_far_from_now_keep_their_millisecond(ingest: Any, moment: str) -> None:
+    report = make_report("far", startedAt=moment, completedAt=None)
+    assert post_json(ingest.url, "/api/executions", report)[0] == 201
+    _, run = get(ingest, "/api/executions/far")
+    assert run["startedAt"] == moment

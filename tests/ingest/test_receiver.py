@@ -180,3 +180,11 @@ def test_same_id_twice_in_a_batch_keeps_the_last(ingest: Any) -> None:
     assert post_json(ingest.url, "/api/executions", batch)[0] == 201
     detail = queries.get_run("r")
     assert detail is not None and detail.summary.status.value == "success"
+
+
+def test_numbers_and_booleans_sent_as_text_fields_keep_their_json_spelling(ingest: Any) -> None:
+    report = make_report("typed", workflowVersion=True, tags={"dry": False, "retries": 3})
+    assert post_json(ingest.url, "/api/executions", report)[0] == 201
+    _, run, _ = post_json(ingest.url, "/api/executions/typed", b"", method="GET")
+    assert run["workflowVersion"] == "true"
+    assert run["tags"] == {"dry": "false", "retries": "3"}

@@ -111,3 +111,15 @@ def test_invalid_steps_are_400_and_store_nothing(ingest: Any) -> None:
     status, body, _ = post_json(ingest.url, "/api/steps", long)
     assert status == 400 and body["details"][0]["path"] == "runId"
     assert queries.count_runs() == 0
+
+
+def test_a_prompt_that_only_looks_like_json_is_kept_as_text(ingest: Any) -> None:
+    """Python's parser takes NaN, JSON has not: such a prompt is stored as the text it is."""
+    prompt = "[1, NaN]"
+    status, body, _ = post_json(
+        ingest.url, "/api/steps", step("values", "2026-11-22T09:00:00Z", prompt=prompt)
+    )
+    assert status == 201, body
+    detail = queries.get_run(RUN_ID)
+    assert detail is not None
+    assert run_to_report(detail)["nodeExecutions"][0]["llm"]["prompt"] == prompt
