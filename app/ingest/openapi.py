@@ -207,7 +207,8 @@ def _errors(*codes: int) -> dict[str, Any]:
         401: "the token is missing (required beyond loopback) or wrong",
         403: "a browser or a foreign Host: refused (DNS rebinding, cross-site requests)",
         404: "no such run",
-        411: "Content-Length is missing",
+        408: "the body did not arrive whole within the read timeout (10 s); nothing stored",
+        411: "Content-Length is missing, or the body was sent with Transfer-Encoding",
         413: "the body is larger than the limit (20 MiB by default)",
         415: "the body is not application/json",
         503: "not stored: the receiver is busy, the database is locked past its timeout "
@@ -225,7 +226,7 @@ def _errors(*codes: int) -> dict[str, Any]:
     return answers
 
 
-_POST_ERRORS = (400, 401, 403, 411, 413, 415, 503, 507)
+_POST_ERRORS = (400, 401, 403, 408, 411, 413, 415, 503, 507)
 _GET_ERRORS = (401, 403, 503)
 _RUN_ID = {
     "name": "id",
