@@ -194,6 +194,25 @@ def receiver_answers(url: str, timeout: float = 1.0) -> bool:
         connection.close()
 
 
+class TokenRefused(Exception):
+    """The receiver answers but refuses the token this machine's reporter sends."""
+
+
+def _token_accepted(url: str, token: str | None) -> bool:
+    """Whether the receiver at `url` takes `token` (a wrong one is 401 even on loopback)."""
+    parts = urlsplit(url)
+    assert parts.hostname is not None
+    connection = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=5)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        connection.request("GET", parts.path.rstrip("/") + "/api/health", headers=headers)
+        return connection.getresponse().status != 401
+    except (OSError, http.client.HTTPException):
+        return True  # gone meanwhile: the reporter spools, and the summary says so
+    finally:
+        connection.close()
+
+
 def _stored_on_receiver(url: str, run_ids: list[str]) -> int:
     parts = urlsplit(url)
     assert parts.hostname is not None
@@ -243,7 +262,8 @@ def run_demo(
 
     Sends through the receiver at `url` (default $HINDSIGHT_URL or the default port) when
     one answers, else stores into `db_path` (required then; the store raises StoreError if
-    the file is unusable). Running it again replaces the previous sample runs.
+    the file is unusable). Running it again replaces the previous sample runs. Raises
+    TokenRefused when the receiver answers but would refuse every report.
     """
     target = (url or os.environ.get(URL_ENV) or DEFAULT_URL).rstrip("/")
     rng = random.Random(20260105)  # the same story every time, placed relative to now
@@ -253,6 +273,13 @@ def run_demo(
     failed = sum(run.fail for run in planned)
     if receiver_answers(target):
         reporter = _DemoReporter(target, timeline, spool_dir=None)
+        if not _token_accepted(target, reporter.token):
+            reporter.close(timeout=0)
+            raise TokenRefused(
+                f"the receiver at {target} refuses this machine's token, so it would store "
+                "none of the sample runs. Set HINDSIGHT_TOKEN to the content of that "
+                "receiver's token file, or choose another receiver with --url."
+            )
         try:
             run_ids = _record(reporter, planned, timeline, rng)
         finally:

@@ -7,7 +7,7 @@ import os
 
 from app.commands.errors import CommandFailed
 from app.config import Settings
-from app.demo import URL_ENV, run_demo
+from app.demo import URL_ENV, TokenRefused, run_demo
 from app.store.connection import StoreError
 
 
@@ -16,7 +16,7 @@ def run_demo_command(args: argparse.Namespace, settings: Settings) -> int:
     url = args.url or os.environ.get(URL_ENV) or settings.receiver_url
     try:
         result = run_demo(url=url, db_path=settings.db_path)
-    except StoreError as error:
+    except (StoreError, TokenRefused) as error:
         raise CommandFailed(str(error)) from None
     print(result.describe())
     return 0

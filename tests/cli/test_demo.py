@@ -137,3 +137,15 @@ def test_the_function_reports_where_the_runs_went(database: Path) -> None:
     assert (result.via_receiver, result.url, result.db_path) == (False, url, database)
     assert result.confirmed == result.runs == queries.count_runs()
     assert result.failed == queries.count_runs(RunFilter(statuses=frozenset({Status.ERROR})))
+
+
+def test_a_receiver_that_refuses_the_token_is_an_error_not_a_success(
+    hindsight: Hindsight, ingest: Any, tmp_path: Path
+) -> None:
+    """Every report would be refused (401) and spooled: saying "Sent" would be a lie."""
+    result = hindsight("demo", env={"HINDSIGHT_URL": ingest.url, "HINDSIGHT_TOKEN": "wrong"})
+    assert result.returncode == 1
+    assert f"the receiver at {ingest.url} refuses this machine's token" in result.stderr
+    assert "HINDSIGHT_TOKEN" in result.stderr
+    assert queries.count_runs() == 0
+    assert not list((tmp_path / "spool").glob("*.json"))  # nothing sent, so nothing spooled
