@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from app import demo_workflows as flows
-from app.reporter import DEFAULT_URL, Reporter
+from app.reporter import DEFAULT_URL, Reporter, _default_token
 
 URL_ENV = "HINDSIGHT_URL"
 DAYS = 7
@@ -177,38 +177,32 @@ def plan(now_ms: int, rng: random.Random) -> list[_Planned]:
     return sorted(runs, key=lambda run: run.started_ms)
 
 
-def receiver_answers(url: str, timeout: float = 1.0) -> bool:
-    """Whether a Hindsight receiver is listening at `url` (GET /api/health)."""
-    parts = urlsplit(url)
-    if parts.scheme != "http" or not parts.hostname:
-        return False
-    connection = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
-    try:
-        connection.request("GET", parts.path.rstrip("/") + "/api/health")
-        response = connection.getresponse()
-        body = json.loads(response.read() or b"{}")
-        return response.status == 200 and body.get("status") == "ok"
-    except (OSError, http.client.HTTPException, ValueError, AttributeError):
-        return False
-    finally:
-        connection.close()
-
-
 class TokenRefused(Exception):
     """The receiver answers but refuses the token this machine's reporter sends."""
 
 
-def _token_accepted(url: str, token: str | None) -> bool:
-    """Whether the receiver at `url` takes `token` (a wrong one is 401 even on loopback)."""
+def receiver_answers(url: str, token: str | None = None, timeout: float = 1.0) -> bool:
+    """Whether a Hindsight receiver is listening at `url` (GET /api/health, sending `token`
+    as the reporter will); TokenRefused when it answers 401 to that token, which it would
+    answer to every report too (a wrong token is refused even on loopback)."""
     parts = urlsplit(url)
-    assert parts.hostname is not None
-    connection = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=5)
+    if parts.scheme != "http" or not parts.hostname:
+        return False
+    connection = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
         connection.request("GET", parts.path.rstrip("/") + "/api/health", headers=headers)
-        return connection.getresponse().status != 401
-    except (OSError, http.client.HTTPException):
-        return True  # gone meanwhile: the reporter spools, and the summary says so
+        response = connection.getresponse()
+        if response.status == 401:
+            raise TokenRefused(
+                f"the receiver at {url} refuses this machine's token, so it would store "
+                "none of the sample runs. Set HINDSIGHT_TOKEN to the content of that "
+                "receiver's token file, or choose another receiver with --url."
+            )
+        body = json.loads(response.read() or b"{}")
+        return response.status == 200 and body.get("status") == "ok"
+    except (OSError, http.client.HTTPException, ValueError, AttributeError):
+        return False
     finally:
         connection.close()
 
@@ -271,15 +265,9 @@ def run_demo(
     planned = plan(now, rng)
     timeline = flows.Timeline()
     failed = sum(run.fail for run in planned)
-    if receiver_answers(target):
+    # The token the reporter will send (HINDSIGHT_TOKEN or the token file).
+    if receiver_answers(target, token=_default_token()):
         reporter = _DemoReporter(target, timeline, spool_dir=None)
-        if not _token_accepted(target, reporter.token):
-            reporter.close(timeout=0)
-            raise TokenRefused(
-                f"the receiver at {target} refuses this machine's token, so it would store "
-                "none of the sample runs. Set HINDSIGHT_TOKEN to the content of that "
-                "receiver's token file, or choose another receiver with --url."
-            )
         try:
             run_ids = _record(reporter, planned, timeline, rng)
         finally:

@@ -80,7 +80,8 @@ def _limit(params: Params) -> int:
     raw = _one(params, "limit")
     if raw is None:
         return DEFAULT_LIMIT
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:  # not "²"
+    # ASCII digits ("²" is a digit to str.isdigit, not to int), few enough for int() to read
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or not 1 <= int(raw) <= MAX_LIMIT:
         raise QueryError("limit", f"expected a whole number from 1 to {MAX_LIMIT}, got {raw!r}")
     return int(raw)
 

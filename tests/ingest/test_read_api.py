@@ -61,6 +61,7 @@ def test_list_filters(history: Any) -> None:
         ("status=exploded", "status"),
         ("cursor=%%%", "cursor"),
         ("limit=%C2%B2", "limit"),  # "²": str.isdigit() takes it, int() does not
+        ("limit=" + "9" * 5000, "limit"),  # past the digits int() reads from text
         # A cursor whose time is past any integer SQLite can compare
         ("cursor=OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk6eA==", "cursor"),
     ],
