@@ -271,6 +271,7 @@ def _serve(settings: Settings) -> int:
             settings.port,
             stale_after_hours=settings.stale_after_hours,
             spool=spool_dir(),
+            store_process=settings.db_path,
         )
     except TokenError as exc:
         print(f"hindsight: {exc}", file=sys.stderr)
@@ -278,6 +279,10 @@ def _serve(settings: Settings) -> int:
         return 1
     try:
         service.start()
+    except StoreError as exc:
+        print(f"hindsight: {exc}", file=sys.stderr)
+        close_database()
+        return 1
     except OSError as exc:
         print(
             f"hindsight: cannot listen on {settings.receiver_url}: {exc.strerror}. "

@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from http import HTTPStatus
 from http.server import ThreadingHTTPServer
 from typing import Any, TypeVar
@@ -35,8 +36,8 @@ from app.ingest.steps import decode_steps
 from app.ingest.writer import ReportWriter, WriterBusy, WriterStopped
 from app.store.failures import Trouble, classify
 from app.store.models import db
-from app.store.records import RunRecord
-from app.store.streaming import RunNotFound, append_logs, record_steps, upsert_nodes
+from app.store.records import NodeRecord, RunRecord
+from app.store.streaming import RunNotFound, StepRun, append_logs, record_steps, upsert_nodes
 
 log = logging.getLogger(__name__)
 
@@ -348,13 +349,8 @@ class _Handler(LeanRequestHandler):
 
     def _post_steps(self, params: dict[str, str]) -> tuple[HTTPStatus, dict[str, Any]]:
         runs, run_ids = self._decode(decode_steps)
-
-        def store() -> list[str]:
-            for run, steps in runs:
-                record_steps(run, steps)
-            return [run.id for run, _ in runs]
-
-        self._store(lambda: self.server.writer.apply(store, size=self._admitted or 0))
+        change = partial(_record_step_runs, runs)
+        self._store(lambda: self.server.writer.apply(change, size=self._admitted or 0))
         if self._batch:
             return HTTPStatus.CREATED, {"runIds": run_ids}
         return HTTPStatus.CREATED, {"runId": run_ids[0]}
@@ -410,14 +406,25 @@ def _decode_reports(body: bytes) -> list[RunRecord]:
     return decode_reports_fast(body, is_batch(body)) or decode_reports(body)
 
 
+# Changes are partials of module-level functions: they pickle, so they can cross to the
+# writer process (writer_process.py).
 def _touching(
     run_id: str, change: Callable[[str, Sequence[Any]], None], items: Sequence[Any]
 ) -> Callable[[], list[str]]:
-    def apply() -> list[str]:
-        change(run_id, items)
-        return [run_id]
+    return partial(_apply_to_run, run_id, change, items)
 
-    return apply
+
+def _apply_to_run(
+    run_id: str, change: Callable[[str, Sequence[Any]], None], items: Sequence[Any]
+) -> list[str]:
+    change(run_id, items)
+    return [run_id]
+
+
+def _record_step_runs(runs: Sequence[tuple[StepRun, Sequence[NodeRecord]]]) -> list[str]:
+    for run, steps in runs:
+        record_steps(run, steps)
+    return [run.id for run, _ in runs]
 
 
 def _unavailable(message: str) -> _HttpError:

@@ -9,11 +9,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from app.config import DEFAULT_STALE_AFTER_HOURS
+from app.config import DEFAULT_STALE_AFTER_HOURS, DatabaseTarget
 from app.ingest.auth import TokenError, ensure_token, is_loopback
 from app.ingest.server import Receiver
 from app.ingest.spool import ingest_spool
 from app.ingest.writer import ReportWriter
+from app.ingest.writer_process import ProcessStore
 from app.store.connection import close_database
 from app.store.writes import interrupt_stale_runs
 
@@ -33,9 +34,12 @@ class IngestService:
         spool: Path | None = None,
         spool_interval: float = SPOOL_CHECK_SECONDS,
         token: str | None = None,
+        store_process: DatabaseTarget | None = None,
     ) -> None:
         """`token`: the install's token (default: read or create the token file). Beyond
-        loopback it is required, so a token file that cannot be made raises TokenError."""
+        loopback it is required, so a token file that cannot be made raises TokenError.
+        `store_process`: store reports in a process of its own that opens this database
+        (writer_process.py); default: on a thread of this one."""
         self._on_committed = on_committed
         self._stale_after_ms = int(stale_after_hours * 3_600_000)
         self._spool = spool
@@ -54,7 +58,8 @@ class IngestService:
                 log.warning(
                     "no token file; tokens sent to this receiver are not checked", exc_info=True
                 )
-        self.writer = ReportWriter(on_committed=on_committed)
+        store = ProcessStore(store_process) if store_process is not None else None
+        self.writer = ReportWriter(on_committed=on_committed, store=store)
         self.receiver = Receiver(self.writer, host=host, port=port, token=token)
 
     @property
@@ -62,9 +67,14 @@ class IngestService:
         return self.receiver.url
 
     def start(self) -> None:
-        """Bind the socket first, so a taken port fails before any thread starts."""
+        """Bind the socket first, so a taken port fails before any thread starts (OSError);
+        a writer process that cannot open the database raises StoreError."""
         self.receiver.start()
-        self.writer.start()
+        try:
+            self.writer.start()
+        except Exception:
+            self.receiver.stop()
+            raise
         self._housekeeper.start()
 
     def stop(self) -> None:

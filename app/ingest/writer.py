@@ -4,12 +4,14 @@ Request threads hand their records over and block until the transaction holding 
 committed (or failed), so the receiver answers 2xx only for data that is on disk. Committing
 many reports per transaction keeps throughput independent of the cost of one fsync.
 
-Request threads read, decode and validate, and build the store's records; the writer packs
-them into rows (app/store/prepared.py), inserts them, and indexes their text for search when
-it has time (search_backlog.py). A group is bounded by reports and by body bytes, not by
-requests: a request may carry one report or a thousand, and a transaction of a few hundred
-reports already makes the commit's cost negligible while keeping each waiting client's
-latency short.
+Request threads read, decode and validate, and build the store's records; the writer's store
+(store_worker.py) packs them into rows, inserts them, and indexes their text for search when
+it has time. That store runs on the writer thread, or in a process of its own
+(writer_process.py) where `hindsight serve` wants a second core.
+
+A group is bounded by reports and by body bytes, not by requests: a request may carry one
+report or a thousand, and a transaction of a few hundred reports already makes the commit's
+cost negligible while keeping each waiting client's latency short.
 """
 
 from __future__ import annotations
@@ -19,17 +21,10 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from peewee import OperationalError
-
-from app.ingest.search_backlog import IDLE_S, SearchBacklog
-from app.store.connection import close_database, write_transaction
-from app.store.models import db
-from app.store.prepared import PreparedRuns, prepare_runs
+from app.ingest.store_worker import Outcome, StoreWorker, Task
 from app.store.records import RunRecord
-from app.store.streaming import RunNotFound
-from app.store.writes import store_prepared
 
 log = logging.getLogger(__name__)
 
@@ -48,20 +43,30 @@ class WriterStopped(RuntimeError):
     """The writer has shut down and accepts nothing more."""
 
 
-# Refusals that concern one job only: they roll back that job's savepoint, not the group.
-REFUSALS: tuple[type[Exception], ...] = (RunNotFound,)
+class GroupStore(Protocol):
+    """Where the writer's groups are committed (StoreWorker, or writer_process.ProcessStore)."""
+
+    def open(self) -> None: ...  # on the caller's thread, before the writer thread starts
+
+    def warm_up(self) -> None: ...  # on the writer thread, first
+
+    def commit(self, tasks: Sequence[Task]) -> list[Outcome]: ...
+
+    def idle_timeout(self) -> float | None: ...
+
+    def on_idle(self) -> None: ...
+
+    def close(self) -> None: ...  # on the writer thread, last
 
 
 @dataclass
 class _Job:
-    """Full reports to store (`records`), or a change to apply (`change`, returning the ids of
-    the runs it touched)."""
+    """A task, and the request thread waiting for it."""
 
     records: Sequence[RunRecord] | None = None
     change: Callable[[], Sequence[str]] | None = None
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
-    changed: Sequence[str] = ()
     outside_transaction: bool = False  # a `call`: runs on its own, not in a group transaction
     size: int = 0  # request body bytes, for the group's limit
 
@@ -69,17 +74,12 @@ class _Job:
     def runs(self) -> int:
         return len(self.records) if self.records is not None else 1
 
+    @property
+    def task(self) -> Task:
+        return Task(self.records, self.change, self.outside_transaction)
+
 
 _STOP = object()
-
-
-def _search_rows(group: list[_Job]) -> int:
-    """About how many rows the group added for the search index to take: nodes and log lines
-    of full reports, and one per streamed change (a few nodes or lines each)."""
-    return sum(
-        sum(len(r.nodes) + len(r.logs) for r in job.records) if job.records is not None else 1
-        for job in group
-    )
 
 
 class ReportWriter:
@@ -87,15 +87,19 @@ class ReportWriter:
         self,
         on_committed: Callable[[list[str]], None] | None = None,
         queue_size: int = 1000,
+        store: GroupStore | None = None,
     ) -> None:
         self._queue: queue.Queue[_Job | object] = queue.Queue(maxsize=queue_size)
         self._on_committed = on_committed
         self._thread = threading.Thread(target=self._run, name="hindsight-writer", daemon=True)
         self._stopped = threading.Event()
         self._held: _Job | None = None  # taken from the queue but beyond the last group's limits
-        self._search = SearchBacklog()
+        self._store: GroupStore = store if store is not None else StoreWorker()
 
     def start(self) -> None:
+        """Open the store (a writer process starts here, and a failure raises here), then
+        start the writer thread."""
+        self._store.open()
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -114,20 +118,16 @@ class ReportWriter:
     def apply(
         self, change: Callable[[], Sequence[str]], timeout: float = 30.0, size: int = 0
     ) -> None:
-        """Run `change` on the writer thread inside a group transaction; block until it has
+        """Run `change` where the store runs, inside a group transaction; block until it has
         committed. `change` returns the ids of the runs it touched (for `on_committed`); a
-        refusal it raises (RunNotFound) undoes only that change and is raised here."""
+        refusal it raises (RunNotFound) undoes only that change and is raised here. With a
+        writer process, `change` must pickle: a module-level function or a partial of one."""
         self._submit(_Job(change=change, size=size), timeout)
 
     def call(self, action: Callable[[], Any], timeout: float = 30.0) -> None:
-        """Run `action` on the writer thread's own connection, outside any transaction (for
+        """Run `action` on the store's own connection, outside any transaction (for
         settings that live on that connection, such as a PRAGMA)."""
-
-        def run() -> Sequence[str]:
-            action()
-            return ()
-
-        self._submit(_Job(change=run, outside_transaction=True), timeout)
+        self._submit(_Job(change=_Ignoring(action), outside_transaction=True), timeout)
 
     def _submit(self, job: _Job, timeout: float) -> None:
         if self._stopped.is_set():
@@ -144,17 +144,16 @@ class ReportWriter:
 
     def _run(self) -> None:
         try:
-            self._search.refresh()
+            self._store.warm_up()
             while True:
                 group, stop_after = self._next_group()
                 if group:
                     self._commit(group)
-                    self._search.grew(_search_rows(group))
                 if stop_after:
                     return
         finally:
             self._fail_pending(WriterStopped("the receiver shut down before the write"))
-            close_database()
+            self._store.close()
 
     def _next_group(self) -> tuple[list[_Job], bool]:
         """The jobs for one transaction: whatever is waiting, up to the limits on reports and
@@ -185,86 +184,30 @@ class ReportWriter:
         return group, False
 
     def _wait_for_job(self) -> _Job | object:
-        """The next job; while none comes, index stored text for search (SearchBacklog)."""
-        while self._search.pending > 0:
+        """The next job; while none comes, the store may index stored text for search."""
+        while (timeout := self._store.idle_timeout()) is not None:
             try:
-                return self._queue.get(timeout=max(IDLE_S, self._search.retry_in()))
+                return self._queue.get(timeout=timeout)
             except queue.Empty:
-                self._search.index_chunk()
+                self._store.on_idle()
         return self._queue.get()
 
     def _commit(self, group: list[_Job]) -> None:
-        if any(job.outside_transaction for job in group):
-            for job in group:
-                if job.outside_transaction:
-                    self._call(job)
-                else:
-                    self._commit([job])
-            return
         try:
-            with write_transaction():
-                self._apply(group)
-        except Exception as exc:
-            if len(group) > 1 and not isinstance(exc, OperationalError):
-                # One bad job must not fail its neighbours: retry each on its own. Database
-                # trouble (locked, full, read-only) would only fail each again, slowly.
-                for job in group:
-                    self._commit([job])
-                return
-            if not isinstance(exc, OperationalError):
-                log.exception("storing a report failed")
-            for job in group:
-                job.error = exc
-                job.done.set()
-            return
-        for job in group:
+            outcomes = self._store.commit([job.task for job in group])
+        except Exception as exc:  # the writer process stopped, say: nothing is known stored
+            outcomes = [Outcome(error=exc) for _ in group]
+        for job, outcome in zip(group, outcomes, strict=True):
+            job.error = outcome.error
             job.done.set()
-        if self._on_committed is not None:
-            changed = [
-                run_id
-                for job in group
-                if job.error is None
-                for run_id in (
-                    [r.id for r in job.records] if job.records is not None else job.changed
-                )
-            ]
-            if not changed:  # every change in the group was refused
-                return
+        changed = [
+            run_id for outcome in outcomes if outcome.error is None for run_id in outcome.changed
+        ]
+        if changed and self._on_committed is not None:
             try:
                 self._on_committed(changed)
             except Exception:
                 log.exception("on_committed callback failed")
-
-    def _apply(self, group: list[_Job]) -> None:
-        """Apply the jobs in order inside the current transaction; consecutive full reports
-        are stored together, each change in a savepoint so a refusal undoes only itself."""
-        pending: list[PreparedRuns] = []
-        for job in group:
-            job.error = None
-            if job.records is not None:
-                # Prepared here rather than on the request threads: measured, eight request
-                # threads each packing payloads got fewer runs per second through, not more.
-                pending.append(prepare_runs(job.records))
-                continue
-            if pending:
-                store_prepared(pending)
-                pending = []
-            assert job.change is not None
-            try:
-                with db.atomic():
-                    job.changed = job.change()
-            except REFUSALS as refusal:
-                job.error = refusal
-        if pending:
-            store_prepared(pending)
-
-    def _call(self, job: _Job) -> None:
-        assert job.change is not None
-        try:
-            job.change()
-        except Exception as exc:
-            job.error = exc
-        job.done.set()
 
     def _fail_pending(self, error: BaseException) -> None:
         if self._held is not None:
@@ -279,3 +222,14 @@ class ReportWriter:
             if isinstance(item, _Job):
                 item.error = error
                 item.done.set()
+
+
+@dataclass(frozen=True)
+class _Ignoring:
+    """An action run for its effect; it touches no run."""
+
+    action: Callable[[], Any]
+
+    def __call__(self) -> Sequence[str]:
+        self.action()
+        return ()

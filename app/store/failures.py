@@ -21,6 +21,7 @@ class Trouble(enum.Enum):
     OTHER = "other"
 
 
+_BY_VALUE = {trouble.value: trouble for trouble in Trouble}
 # Primary result codes (the low byte of an extended code).
 _SQLITE = {
     sqlite3.SQLITE_BUSY: Trouble.BUSY,
@@ -60,8 +61,13 @@ def classify(exc: BaseException) -> Trouble:
     The whole chain counts: after SQLITE_FULL, SQLite has already rolled the transaction
     back, so the savepoint and transaction rollbacks that follow fail too ("no such
     savepoint") and the error that surfaces is theirs, with the real cause behind it.
+    An error that was classified where it happened (in another process, whose chain did not
+    come along) carries its trouble's value as `trouble`.
     """
     for error in _chain(exc):
+        known = getattr(error, "trouble", None)
+        if known in _BY_VALUE:
+            return _BY_VALUE[known]
         code = getattr(error, "sqlite_errorcode", None)
         state = getattr(error, "pgcode", None) or getattr(error, "sqlstate", None)
         if isinstance(code, int):

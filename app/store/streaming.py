@@ -42,6 +42,10 @@ class RunNotFound(LookupError):
         super().__init__(f"no run with id {run_id!r}; post the run to /api/executions first")
         self.run_id = run_id
 
+    def __reduce__(self) -> tuple[type[RunNotFound], tuple[str]]:
+        # Rebuilt from the id, not the message (it crosses from the writer process).
+        return RunNotFound, (self.run_id,)
+
 
 @dataclass(frozen=True)
 class StreamedLog:

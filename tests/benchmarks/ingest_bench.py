@@ -54,17 +54,49 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _stat_fields(pid: int) -> list[str]:
+    """/proc/PID/stat after the command name (which may hold spaces): state is field 0."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def process_tree(pid: int) -> list[int]:
+    """The process and its children (`hindsight serve` stores reports in a child process,
+    and the resource tracker multiprocessing may start): what the server costs is theirs
+    together."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int(_stat_fields(int(entry.name))[1]) == pid:
+                    children.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue  # gone meanwhile
+    return [pid, *children]
+
+
 def rss_mb(pid: int) -> float:
-    for text in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if text.startswith("VmRSS:"):
-            return int(text.split()[1]) / 1024
-    return float("nan")
+    """Resident memory of the server: the process and its children."""
+    total = 0
+    for member in process_tree(pid):
+        try:
+            for text in Path(f"/proc/{member}/status").read_text().splitlines():
+                if text.startswith("VmRSS:"):
+                    total += int(text.split()[1])
+        except OSError:
+            continue
+    return total / 1024
 
 
 def _process_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds of a process and its children (Linux /proc)."""
+    ticks = 0
+    for member in process_tree(pid):
+        try:
+            fields = _stat_fields(member)
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _machine_ticks() -> tuple[int, int]:
@@ -199,15 +231,16 @@ def bare_server(port: int) -> None:
 def stub_store_server(port: int, folder: Path) -> None:
     """The real receiver (HTTP, checks, decoding, writer thread and its transactions) with
     the insert stubbed out (`store_prepared`): what the receiver costs outside the write
-    transaction. Benchmark only."""
+    transaction. The store stays on the writer thread, so packing rows is counted here as
+    before `serve` moved it to a process of its own. Benchmark only."""
     import threading
 
-    import app.ingest.writer
+    import app.ingest.store_worker
     from app.ingest.service import IngestService
     from app.store.connection import open_database
 
     open_database(folder / "stub.db")
-    app.ingest.writer.store_prepared = lambda batches: None
+    app.ingest.store_worker.store_prepared = lambda batches: None
     IngestService("127.0.0.1", port).start()
     threading.Event().wait()
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-import app.ingest.writer
+import app.ingest.store_worker
 from app.ingest import search_backlog
 from app.store.models import db
 from app.store.search import SEARCH_TABLE
@@ -51,7 +51,7 @@ def test_reports_are_indexed_once_the_receiver_is_idle(ingest: Any) -> None:
 def test_the_backlog_stays_bounded_while_reports_keep_coming(
     ingest: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(app.ingest.writer, "IDLE_S", 3600.0)  # never idle long enough
+    monkeypatch.setattr(app.ingest.store_worker, "IDLE_S", 3600.0)  # never idle long enough
     monkeypatch.setattr(search_backlog, "MAX_BACKLOG", 5)
     for i in range(12):
         assert post_json(ingest.url, "/api/executions", _report(f"r{i}", "wombat"))[0] == 201

@@ -1,0 +1,171 @@
+"""The writer's store in a process of its own, for `hindsight serve`.
+
+Python runs one thread at a time per process. In one process the request threads (HTTP,
+decoding, validation) and the writer (packing rows, inserting, indexing) take turns on one
+core however many the machine has; measured, the writer's share was a third of the
+receiver's CPU. Here the writer thread only hands each group of records over a pipe and
+waits for the outcome; packing, inserting and indexing run in the child on another core.
+Durability is unchanged: the child answers after the group's transaction has committed, and
+the writer thread releases the waiting requests only then.
+
+If the child dies, the group it held fails with WriterBusy (the clients get 503 and retry;
+a replayed report replaces its run), and the next group starts a new child.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import pickle
+import signal
+from collections.abc import Sequence
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+
+from peewee import OperationalError
+
+from app.config import DatabaseTarget
+from app.ingest.store_worker import Outcome, StoreWorker, Task
+from app.ingest.writer import WriterBusy
+from app.store.connection import StoreError, open_database
+from app.store.failures import classify
+
+log = logging.getLogger(__name__)
+
+_READY = "ready"
+# Opening may upgrade nothing (the parent has opened the same database already), but the
+# child imports the store and connects: seconds on a slow disk, never minutes.
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 30.0
+
+
+class DatabaseTrouble(OperationalError):
+    """A database error raised in the writer process, classified there (its chain of
+    driver errors stays behind), so the receiver can still say locked, full or read-only."""
+
+    def __init__(self, message: str, trouble: str) -> None:
+        super().__init__(message)
+        self.trouble = trouble
+
+    def __reduce__(self) -> tuple[type[DatabaseTrouble], tuple[str, str]]:
+        return DatabaseTrouble, (str(self), self.trouble)
+
+
+class ProcessStore:
+    """The parent's side: one child process, one pipe, one group at a time."""
+
+    def __init__(self, target: DatabaseTarget) -> None:
+        self._target = target
+        self._process: BaseProcess | None = None
+        self._pipe: Connection | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def open(self) -> None:
+        """Start the child and wait until it has opened the database; StoreError if it
+        cannot."""
+        context = multiprocessing.get_context("spawn")  # no fork of a threaded process
+        pipe, child_end = context.Pipe()
+        process = context.Process(
+            target=child_main, args=(child_end, self._target), name="hindsight-store", daemon=True
+        )
+        process.start()
+        child_end.close()  # so the child's exit is seen as end of file here
+        self._process, self._pipe = process, pipe
+        try:
+            answer = pipe.recv() if pipe.poll(START_TIMEOUT_S) else "it did not start in time"
+        except EOFError:
+            answer = "it exited while starting"
+        if answer != _READY:
+            self._discard()
+            raise StoreError(f"the store process could not open the database: {answer}")
+
+    def warm_up(self) -> None:
+        """The child counts its own search backlog."""
+
+    def idle_timeout(self) -> float | None:
+        return None  # the child indexes in its own idle time
+
+    def on_idle(self) -> None:
+        """Never called: idle_timeout is None."""
+
+    def commit(self, tasks: Sequence[Task]) -> list[Outcome]:
+        if self._pipe is None:
+            self.open()  # after a child died: a new one for this group
+        assert self._pipe is not None
+        payload = pickle.dumps(
+            list(tasks), protocol=pickle.HIGHEST_PROTOCOL
+        )  # fails before sending
+        try:
+            self._pipe.send_bytes(payload)
+            outcomes: list[Outcome] = self._pipe.recv()
+        except (EOFError, OSError):
+            log.warning("the store process stopped; starting another for the next write")
+            self._discard()
+            raise WriterBusy("the store process stopped before it answered") from None
+        return outcomes
+
+    def close(self) -> None:
+        """Let the child finish and close the database, then reap it."""
+        if self._pipe is not None:
+            with contextlib.suppress(OSError):
+                self._pipe.send(None)
+        if self._process is not None:
+            self._process.join(STOP_TIMEOUT_S)
+        self._discard()
+
+    def _discard(self) -> None:
+        if self._process is not None and self._process.is_alive():
+            self._process.kill()
+            self._process.join(5)
+        if self._pipe is not None:
+            self._pipe.close()
+        self._process, self._pipe = None, None
+
+
+def child_main(pipe: Connection, target: DatabaseTarget) -> None:
+    """The writer process: open the database, then commit each group it is sent and answer
+    with the outcomes; index stored text whenever nothing arrives."""
+    # Ctrl-C in a terminal reaches the whole process group; the parent decides when to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        open_database(target)
+    except Exception as exc:
+        pipe.send(str(exc))
+        return
+    worker = StoreWorker()
+    worker.warm_up()
+    pipe.send(_READY)
+    try:
+        while True:
+            timeout = worker.idle_timeout()
+            if timeout is not None and not pipe.poll(timeout):
+                worker.on_idle()
+                continue
+            tasks = pipe.recv()
+            if tasks is None:
+                return
+            pipe.send([_portable(outcome) for outcome in worker.commit(tasks)])
+    except EOFError:
+        return  # the parent is gone
+    finally:
+        worker.close()
+
+
+def _portable(outcome: Outcome) -> Outcome:
+    """The outcome with an error the parent can unpickle and still act on."""
+    error = outcome.error
+    if error is None:
+        return outcome
+    if isinstance(error, OperationalError):
+        portable: BaseException = DatabaseTrouble(str(error), classify(error).value)
+    else:
+        try:
+            portable = pickle.loads(pickle.dumps(error))
+        except Exception:
+            portable = RuntimeError(f"{type(error).__name__}: {error}")
+    return Outcome(portable, outcome.changed)

@@ -1,0 +1,187 @@
+"""`hindsight serve` stores reports in a process of its own (writer_process.py): what the
+receiver promises holds across that boundary, on a real socket and a real child process."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.ingest.service import IngestService
+from app.ingest.writer_process import DatabaseTrouble, ProcessStore
+from app.store import queries
+from app.store.connection import StoreError
+from app.store.failures import Trouble, classify
+from app.store.models import db
+from app.store.streaming import RunNotFound
+from tests.conftest import make_report, post_json
+from tests.ingest.test_database_trouble import HOLD_LOCK
+
+
+@pytest.fixture
+def served(database: Path | str) -> Iterator[IngestService]:
+    """A receiver whose writer stores in a child process opening the test database."""
+    service = IngestService("127.0.0.1", 0, store_process=database)
+    service.start()
+    yield service
+    service.stop()
+
+
+def _child_pid(service: IngestService) -> int:
+    store = service.writer._store
+    assert isinstance(store, ProcessStore) and store.pid is not None
+    return store.pid
+
+
+def _gone(pid: int) -> bool:
+    """Exited (a zombie until its parent reaps it counts as exited)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state in ("Z", "X")
+
+
+def _wait_until(condition: Any, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        pause.wait(0.02)
+    return True
+
+
+def test_reports_nodes_logs_and_steps_are_stored_by_the_child(served: IngestService) -> None:
+    assert _child_pid(served) != os.getpid()
+    assert post_json(served.url, "/api/executions", make_report("r1"))[0] == 201
+    batch = [make_report("r2", status="success"), make_report("r3", status="success")]
+    assert post_json(served.url, "/api/executions", batch)[0] == 201
+    node = {"nodeId": "late", "status": "success", "output": {"rows": 3}}
+    assert post_json(served.url, "/api/executions/r1/nodes", node)[0] == 200
+    assert post_json(served.url, "/api/executions/r1/logs", {"message": "done"})[0] == 200
+    step = {
+        "projectId": "p",
+        "workflowId": "w",
+        "runId": "s1",
+        "stepId": "ask",
+        "timestamp": "2026-11-22T09:00:00Z",
+        "status": "success",
+    }
+    assert post_json(served.url, "/api/steps", step)[0] == 201
+
+    assert {run.id for run in queries.list_runs()} == {"r1", "r2", "r3", "p:w:s1"}
+    detail = queries.get_run("r1")
+    assert detail is not None
+    assert "late" in [node.node_id for node in detail.nodes]
+    assert [entry.message for entry in queries.list_logs("r1")][-1] == "done"
+
+
+def test_a_refusal_in_the_child_is_the_same_answer(served: IngestService) -> None:
+    status, body, _ = post_json(
+        served.url, "/api/executions/nobody/nodes", {"nodeId": "n", "status": "success"}
+    )
+    assert status == 404 and body["runId"] == "nobody"
+    assert queries.list_runs() == []
+
+
+def test_a_child_that_dies_costs_one_503_then_a_new_child_stores(served: IngestService) -> None:
+    assert post_json(served.url, "/api/executions", make_report("before"))[0] == 201
+    first = _child_pid(served)
+    os.kill(first, signal.SIGKILL)
+    assert _wait_until(lambda: _gone(first))
+
+    status, body, response = post_json(served.url, "/api/executions", make_report("during"))
+    assert status == 503 and "retry" in body["error"]
+    assert response.getheader("Retry-After")
+    # The client retries, as the reporter does; a new child takes the write.
+    assert post_json(served.url, "/api/executions", make_report("during"))[0] == 201
+    assert _child_pid(served) != first
+    assert {run.id for run in queries.list_runs()} == {"before", "during"}
+
+
+@pytest.mark.sqlite_only
+def test_a_lock_held_in_the_child_is_still_told_apart(
+    served: IngestService, database: Path
+) -> None:
+    served.writer.call(partial(_pragma, "busy_timeout = 200"))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(database)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        status, body, _ = post_json(served.url, "/api/executions", make_report())
+        assert status == 503 and "locked by another program" in body["error"]
+    finally:
+        assert holder.stdin is not None and holder.stdout is not None
+        holder.stdin.write("\n")
+        holder.stdin.close()
+        holder.wait(10)
+        holder.stdout.close()
+    assert post_json(served.url, "/api/executions", make_report())[0] == 201
+
+
+def _pragma(setting: str) -> None:
+    """Runs in the child (a partial of a module-level function pickles)."""
+    db.execute_sql(f"PRAGMA {setting}")
+
+
+def test_stop_commits_what_was_acknowledged_and_ends_the_child(database: Path | str) -> None:
+    service = IngestService("127.0.0.1", 0, store_process=database)
+    service.start()
+    pid = _child_pid(service)
+    assert post_json(service.url, "/api/executions", make_report("kept"))[0] == 201
+    service.stop()
+    assert _gone(pid)
+    assert [run.id for run in queries.list_runs()] == ["kept"]
+
+
+def test_a_child_that_cannot_open_the_database_fails_the_start(tmp_path: Path) -> None:
+    service = IngestService("127.0.0.1", 0, store_process=tmp_path)  # a folder, not a file
+    with pytest.raises(StoreError, match="store process could not open the database"):
+        service.start()
+
+
+def test_errors_keep_what_the_receiver_reads_from_them_across_processes() -> None:
+    missing = pickle.loads(pickle.dumps(RunNotFound("r-9")))
+    assert missing.run_id == "r-9" and "r-9" in str(missing)
+    trouble = pickle.loads(pickle.dumps(DatabaseTrouble("database is locked", "busy")))
+    assert classify(trouble) is Trouble.BUSY and str(trouble) == "database is locked"
+
+
+@pytest.mark.sqlite_only
+def test_ctrl_c_in_a_terminal_stops_serve_and_its_child_cleanly(tmp_path: Path) -> None:
+    """Ctrl-C signals the whole process group: the child ignores it and the parent stops
+    it after the last commit, without a traceback from either."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--db", str(tmp_path / "c.db"), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split(" receiving on ")[1].split("/api/")[0]
+        assert post_json(url, "/api/executions", make_report("x"))[0] == 201
+        os.killpg(process.pid, signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 0, err
+    assert "stopped" in out and "Traceback" not in err
