@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from app import __version__
+from tests.conftest import make_report, post_json
 
 ROOT = Path(__file__).resolve().parents[2]
 WANTED = os.environ.get("CI") == "true" or os.environ.get("HINDSIGHT_BUILD_BUNDLE") == "1"
@@ -71,6 +72,36 @@ def test_bundle_passes_the_self_test(bundle: Path) -> None:
     result = _run(bundle, "--self-test")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "self-test passed" in result.stdout
+
+
+def test_bundle_serve_stores_through_its_store_process(bundle: Path, tmp_path: Path) -> None:
+    """`serve` starts a child process from the frozen executable (multiprocessing's spawn,
+    which a bundle only supports through freeze_support)."""
+    process = subprocess.Popen(
+        [str(bundle), "serve", "--db", str(tmp_path / "b.db"), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data")},
+    )
+    try:
+        assert process.stdout is not None
+        first_line = process.stdout.readline()
+        assert " receiving on " in first_line, first_line + (
+            process.stderr.read() if process.stderr else ""
+        )
+        url = first_line.split(" receiving on ")[1].split("/api/")[0]
+        status, body, _ = post_json(url, "/api/executions", make_report("frozen"))
+        assert status == 201, body
+        status, body, _ = post_json(url, "/api/executions/frozen", b"", method="GET")
+        assert status == 200 and body["id"] == "frozen"
+        process.terminate()
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    assert "stopped" in out and "Traceback" not in err
 
 
 def test_bundle_leaves_out_what_the_app_never_loads(bundle: Path) -> None:
