@@ -7,7 +7,8 @@ import http.client
 import json
 import os
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -160,6 +161,18 @@ def ingest(database: Path | str) -> Iterator[Any]:
     service.start()
     yield service
     service.stop()
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 10.0) -> bool:
+    """Poll a condition that has no signal to wait on (another process, a background
+    thread's effect on the database); True once it holds, False at the timeout."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        pause.wait(0.02)
+    return True
 
 
 def post_json(

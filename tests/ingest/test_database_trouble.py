@@ -36,8 +36,9 @@ def _writer_pragma(ingest: Any, pragma: str) -> None:
     ingest.writer.call(lambda: db.execute_sql(f"PRAGMA {pragma}"))
 
 
-def test_lock_held_past_busy_timeout_is_503_then_recovers(ingest: Any, database: Path) -> None:
-    _writer_pragma(ingest, "busy_timeout = 200")
+@contextlib.contextmanager
+def write_lock_held(database: Path) -> Iterator[None]:
+    """Another process holds SQLite's write lock until the block ends."""
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD_LOCK, str(database)],
         stdin=subprocess.PIPE,
@@ -46,6 +47,18 @@ def test_lock_held_past_busy_timeout_is_503_then_recovers(ingest: Any, database:
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        assert holder.stdin is not None and holder.stdout is not None
+        holder.stdin.write("\n")
+        holder.stdin.close()
+        holder.wait(10)
+        holder.stdout.close()
+
+
+def test_lock_held_past_busy_timeout_is_503_then_recovers(ingest: Any, database: Path) -> None:
+    _writer_pragma(ingest, "busy_timeout = 200")
+    with write_lock_held(database):
         status, body, response = post_json(ingest.url, "/api/executions", make_report())
         assert status == 503 and "locked" in body["error"]
         assert response.getheader("Retry-After") == "1"
@@ -53,13 +66,6 @@ def test_lock_held_past_busy_timeout_is_503_then_recovers(ingest: Any, database:
         assert status == 503
         # Readers are not blocked by a writer in WAL mode.
         assert post_json(ingest.url, "/api/executions", b"", method="GET")[0] == 200
-    finally:
-        assert holder.stdin is not None
-        holder.stdin.write("\n")
-        holder.stdin.close()
-        holder.wait(10)
-        assert holder.stdout is not None
-        holder.stdout.close()
     assert post_json(ingest.url, "/api/executions", make_report())[0] == 201
     assert [run.id for run in queries.list_runs()] == ["run-1"]
 

@@ -3,9 +3,6 @@ as soon as the backlog passes its bound (SQLite; PostgreSQL indexes as it stores
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,19 +12,9 @@ from app.ingest import search_backlog
 from app.store.models import db
 from app.store.search import SEARCH_TABLE
 from app.store.search_marks import pending_entries
-from tests.conftest import make_report, post_json
+from tests.conftest import make_report, post_json, wait_until
 
 pytestmark = pytest.mark.sqlite_only
-
-
-def _wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        pause.wait(0.01)
-    return True
 
 
 def _in_index(word: str) -> list[int]:
@@ -44,7 +31,7 @@ def _report(run_id: str, word: str) -> dict[str, Any]:
 def test_reports_are_indexed_once_the_receiver_is_idle(ingest: Any) -> None:
     for i in range(3):
         assert post_json(ingest.url, "/api/executions", _report(f"r{i}", "quokka"))[0] == 201
-    assert _wait_until(lambda: pending_entries() == 0)
+    assert wait_until(lambda: pending_entries() == 0)
     assert len(_in_index("quokka")) == 3  # indexed by the writer, not by a search
 
 

@@ -8,12 +8,9 @@ import pickle
 import signal
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -24,8 +21,8 @@ from app.store.connection import StoreError
 from app.store.failures import Trouble, classify
 from app.store.models import db
 from app.store.streaming import RunNotFound
-from tests.conftest import make_report, post_json
-from tests.ingest.test_database_trouble import HOLD_LOCK
+from tests.conftest import make_report, post_json, wait_until
+from tests.ingest.test_database_trouble import write_lock_held
 
 
 @pytest.fixture
@@ -50,16 +47,6 @@ def _gone(pid: int) -> bool:
     except FileNotFoundError:
         return True
     return state in ("Z", "X")
-
-
-def _wait_until(condition: Any, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        pause.wait(0.02)
-    return True
 
 
 def test_reports_nodes_logs_and_steps_are_stored_by_the_child(served: IngestService) -> None:
@@ -99,7 +86,7 @@ def test_a_child_that_dies_costs_one_503_then_a_new_child_stores(served: IngestS
     assert post_json(served.url, "/api/executions", make_report("before"))[0] == 201
     first = _child_pid(served)
     os.kill(first, signal.SIGKILL)
-    assert _wait_until(lambda: _gone(first))
+    assert wait_until(lambda: _gone(first))
 
     status, body, response = post_json(served.url, "/api/executions", make_report("during"))
     assert status == 503 and "retry" in body["error"]
@@ -115,22 +102,9 @@ def test_a_lock_held_in_the_child_is_still_told_apart(
     served: IngestService, database: Path
 ) -> None:
     served.writer.call(partial(_pragma, "busy_timeout = 200"))
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, str(database)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    with write_lock_held(database):
         status, body, _ = post_json(served.url, "/api/executions", make_report())
         assert status == 503 and "locked by another program" in body["error"]
-    finally:
-        assert holder.stdin is not None and holder.stdout is not None
-        holder.stdin.write("\n")
-        holder.stdin.close()
-        holder.wait(10)
-        holder.stdout.close()
     assert post_json(served.url, "/api/executions", make_report())[0] == 201
 
 

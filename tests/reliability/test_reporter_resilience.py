@@ -25,6 +25,7 @@ from app.ingest.server import Receiver
 from app.ingest.writer import ReportWriter
 from app.reporter import Reporter
 from app.store import queries
+from tests.conftest import wait_until
 from tests.reliability.serve import serving
 
 pytestmark = pytest.mark.reliability
@@ -78,16 +79,6 @@ def stored(db: Path) -> dict[str, tuple[str, int]]:
         }
     finally:
         connection.close()
-
-
-def wait_until(condition: Any, timeout: float) -> bool:
-    """Poll a condition that has no signal to wait on (another process's files)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return bool(condition())
 
 
 def test_receiver_down_then_up_delivers_every_run_exactly_once(tmp_path: Path) -> None:
