@@ -93,8 +93,11 @@ class ProcessStore:
         """Never called: idle_timeout is None."""
 
     def commit(self, tasks: Sequence[Task]) -> list[Outcome]:
-        if self._pipe is None:
-            self.open()  # after a child died: a new one for this group
+        if self._pipe is None:  # the last child died: a new one for this group
+            try:
+                self.open()
+            except StoreError as exc:
+                raise WriterBusy(str(exc)) from None
         assert self._pipe is not None
         payload = pickle.dumps(
             list(tasks), protocol=pickle.HIGHEST_PROTOCOL

@@ -97,6 +97,24 @@ def test_a_child_that_dies_costs_one_503_then_a_new_child_stores(served: IngestS
     assert {run.id for run in queries.list_runs()} == {"before", "during"}
 
 
+def test_a_new_child_that_cannot_open_the_database_is_503_until_it_can(
+    served: IngestService, database: Path | str, tmp_path: Path
+) -> None:
+    store = served.writer._store
+    assert isinstance(store, ProcessStore)
+    first = _child_pid(served)
+    store._target = tmp_path  # a folder: the next child cannot open it
+    os.kill(first, signal.SIGKILL)
+    assert wait_until(lambda: _gone(first))
+    assert post_json(served.url, "/api/executions", make_report("x"))[0] == 503  # the dead child
+    status, body, response = post_json(served.url, "/api/executions", make_report("x"))
+    assert status == 503 and "could not open the database" in body["error"]
+    assert response.getheader("Retry-After")
+    store._target = database
+    assert post_json(served.url, "/api/executions", make_report("x"))[0] == 201
+    assert [run.id for run in queries.list_runs()] == ["x"]
+
+
 @pytest.mark.sqlite_only
 def test_a_lock_held_in_the_child_is_still_told_apart(
     served: IngestService, database: Path
