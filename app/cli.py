@@ -277,6 +277,15 @@ def _serve(settings: Settings) -> int:
         print(f"hindsight: {exc}", file=sys.stderr)
         close_database()
         return 1
+    # Before starting: the store process takes a moment to start, and a Ctrl-C meanwhile
+    # must stop serve like any other (exit 0), not end it with a traceback.
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
     try:
         service.start()
     except StoreError as exc:
@@ -291,13 +300,6 @@ def _serve(settings: Settings) -> int:
         )
         close_database()
         return 1
-    stop = threading.Event()
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
     print(f"Hindsight {__version__} receiving on {service.url}/api/executions", flush=True)
     print(f"Database: {settings.database_label}", flush=True)
     if not is_loopback(settings.host):

@@ -75,6 +75,12 @@ class StoreWorker:
     def on_idle(self) -> None:
         self._search.index_chunk()
 
+    def stopping(self) -> None:
+        """Nothing to refuse: the worker lives on the writer thread."""
+
+    def abandon(self) -> None:
+        """Nothing to end: the writer thread is a daemon."""
+
     def close(self) -> None:
         close_database()
 

@@ -56,6 +56,10 @@ class GroupStore(Protocol):
 
     def on_idle(self) -> None: ...
 
+    def stopping(self) -> None: ...  # the writer is shutting down: start nothing new
+
+    def abandon(self) -> None: ...  # the writer did not stop in time: drop what it holds
+
     def close(self) -> None: ...  # on the writer thread, last
 
 
@@ -107,8 +111,14 @@ class ReportWriter:
         if self._stopped.is_set():
             return
         self._stopped.set()
+        self._store.stopping()
         self._queue.put(_STOP)
         self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.warning(
+                "the writer did not finish within %s s; what it held is not stored", timeout
+            )
+            self._store.abandon()
 
     def write(self, records: Sequence[RunRecord], timeout: float = 30.0, size: int = 0) -> None:
         """Block until `records` are committed; raise WriterBusy, WriterStopped or the error.
@@ -126,7 +136,8 @@ class ReportWriter:
 
     def call(self, action: Callable[[], Any], timeout: float = 30.0) -> None:
         """Run `action` on the store's own connection, outside any transaction (for
-        settings that live on that connection, such as a PRAGMA)."""
+        settings that live on that connection, such as a PRAGMA; a writer process that is
+        replaced starts without them)."""
         self._submit(_Job(change=_Ignoring(action), outside_transaction=True), timeout)
 
     def _submit(self, job: _Job, timeout: float) -> None:

@@ -19,7 +19,7 @@ import logging
 import multiprocessing
 import pickle
 import signal
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
@@ -59,6 +59,7 @@ class ProcessStore:
         self._target = target
         self._process: BaseProcess | None = None
         self._pipe: Connection | None = None
+        self._stopping = False
 
     @property
     def pid(self) -> int | None:
@@ -67,13 +68,24 @@ class ProcessStore:
     def open(self) -> None:
         """Start the child and wait until it has opened the database; StoreError if it
         cannot."""
+        if self._stopping:
+            raise StoreError("the receiver is shutting down")
         context = multiprocessing.get_context("spawn")  # no fork of a threaded process
-        pipe, child_end = context.Pipe()
+        try:
+            pipe, child_end = context.Pipe()
+        except OSError as exc:  # out of file descriptors, say
+            raise StoreError(f"cannot start the store process: {exc}") from exc
         process = context.Process(
             target=child_main, args=(child_end, self._target), name="hindsight-store", daemon=True
         )
-        process.start()
-        child_end.close()  # so the child's exit is seen as end of file here
+        try:
+            with _stop_signals_blocked():  # the child ignores them once it can (child_main)
+                process.start()
+        except OSError as exc:
+            pipe.close()
+            raise StoreError(f"cannot start the store process: {exc}") from exc
+        finally:
+            child_end.close()  # so the child's exit is seen as end of file here
         self._process, self._pipe = process, pipe
         try:
             answer = pipe.recv() if pipe.poll(START_TIMEOUT_S) else "it did not start in time"
@@ -93,23 +105,38 @@ class ProcessStore:
         """Never called: idle_timeout is None."""
 
     def commit(self, tasks: Sequence[Task]) -> list[Outcome]:
-        if self._pipe is None:  # the last child died: a new one for this group
+        if self._pipe is not None and self._pipe.poll(0):
+            # The child never speaks unasked: readable now means it is gone (end of file),
+            # died while idle. Nothing of this group was sent: start another child for it.
+            log.warning("the store process stopped while idle; starting another")
+            self._discard()
+        if self._pipe is None:
             try:
                 self.open()
             except StoreError as exc:
                 raise WriterBusy(str(exc)) from None
         assert self._pipe is not None
-        payload = pickle.dumps(
-            list(tasks), protocol=pickle.HIGHEST_PROTOCOL
-        )  # fails before sending
+        payload = pickle.dumps(list(tasks), protocol=pickle.HIGHEST_PROTOCOL)  # may fail: unsent
         try:
             self._pipe.send_bytes(payload)
             outcomes: list[Outcome] = self._pipe.recv()
         except (EOFError, OSError):
-            log.warning("the store process stopped; starting another for the next write")
+            # It may have committed before dying; the clients retry, and a replayed report
+            # replaces its run.
+            log.warning("the store process stopped during a write of %d jobs", len(tasks))
             self._discard()
             raise WriterBusy("the store process stopped before it answered") from None
         return outcomes
+
+    def stopping(self) -> None:
+        """From now on no new child starts (the writer is shutting down)."""
+        self._stopping = True
+
+    def abandon(self) -> None:
+        """The writer did not finish in time: end the child now (what it holds rolls back)."""
+        process = self._process
+        if process is not None and process.is_alive():
+            process.kill()
 
     def close(self) -> None:
         """Let the child finish and close the database, then reap it."""
@@ -129,11 +156,33 @@ class ProcessStore:
         self._process, self._pipe = None, None
 
 
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextlib.contextmanager
+def _stop_signals_blocked() -> Iterator[None]:
+    """Block SIGINT and SIGTERM on this thread while the child starts: it inherits the mask,
+    so a Ctrl-C (which reaches the whole process group) before it ignores them cannot kill
+    it half-started. Here they stay pending and arrive when unblocked."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no process groups to signal
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def child_main(pipe: Connection, target: DatabaseTarget) -> None:
     """The writer process: open the database, then commit each group it is sent and answer
     with the outcomes; index stored text whenever nothing arrives."""
-    # Ctrl-C in a terminal reaches the whole process group; the parent decides when to stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Ctrl-C in a terminal, and a service manager stopping the group, signal every process;
+    # the parent decides when to stop (it sends None, or its end of the pipe closes).
+    for stop_signal in _STOP_SIGNALS:
+        signal.signal(stop_signal, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)  # blocked by the parent
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         open_database(target)
@@ -153,7 +202,7 @@ def child_main(pipe: Connection, target: DatabaseTarget) -> None:
             if tasks is None:
                 return
             pipe.send([_portable(outcome) for outcome in worker.commit(tasks)])
-    except EOFError:
+    except (EOFError, OSError):
         return  # the parent is gone
     finally:
         worker.close()
