@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -65,7 +67,9 @@ def crash_round(db: Path, round_number: int, rng: random.Random) -> CrashRound:
         client.start()
     try:
         tally.wait_for_acks(rng.randint(5, 150), timeout=60)
-        served.process.kill()  # SIGKILL: no handler, no flush, no goodbye
+        # SIGKILL to serve and its store process at once: no handler, no flush, no goodbye,
+        # and the process that writes dies wherever it is in its transaction.
+        os.killpg(served.process.pid, signal.SIGKILL)
         served.process.communicate(timeout=10)
     finally:
         stop.set()

@@ -36,6 +36,7 @@ def start_serve(db: Path, *extra: str, env: dict[str, str] | None = None) -> Ser
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        start_new_session=True,  # a process group of its own: serve and its store process
     )
     assert process.stdout is not None
     first_line = process.stdout.readline()
