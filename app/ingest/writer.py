@@ -67,20 +67,15 @@ class GroupStore(Protocol):
 class _Job:
     """A task, and the request thread waiting for it."""
 
-    records: Sequence[RunRecord] | None = None
-    change: Callable[[], Sequence[str]] | None = None
+    task: Task
+    size: int = 0  # request body bytes, for the group's limit
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
-    outside_transaction: bool = False  # a `call`: runs on its own, not in a group transaction
-    size: int = 0  # request body bytes, for the group's limit
 
     @property
     def runs(self) -> int:
-        return len(self.records) if self.records is not None else 1
-
-    @property
-    def task(self) -> Task:
-        return Task(self.records, self.change, self.outside_transaction)
+        records = self.task.records
+        return len(records) if records is not None else 1
 
 
 _STOP = object()
@@ -123,7 +118,7 @@ class ReportWriter:
     def write(self, records: Sequence[RunRecord], timeout: float = 30.0, size: int = 0) -> None:
         """Block until `records` are committed; raise WriterBusy, WriterStopped or the error.
         `size`: the bytes they arrived in (bounds how much one transaction takes)."""
-        self._submit(_Job(records=records, size=size), timeout)
+        self._submit(_Job(Task(records=records), size), timeout)
 
     def apply(
         self, change: Callable[[], Sequence[str]], timeout: float = 30.0, size: int = 0
@@ -132,13 +127,13 @@ class ReportWriter:
         committed. `change` returns the ids of the runs it touched (for `on_committed`); a
         refusal it raises (RunNotFound) undoes only that change and is raised here. With a
         writer process, `change` must pickle: a module-level function or a partial of one."""
-        self._submit(_Job(change=change, size=size), timeout)
+        self._submit(_Job(Task(change=change), size), timeout)
 
     def call(self, action: Callable[[], Any], timeout: float = 30.0) -> None:
         """Run `action` on the store's own connection, outside any transaction (for
         settings that live on that connection, such as a PRAGMA; a writer process that is
         replaced starts without them)."""
-        self._submit(_Job(change=_Ignoring(action), outside_transaction=True), timeout)
+        self._submit(_Job(Task(change=_Ignoring(action), outside_transaction=True)), timeout)
 
     def _submit(self, job: _Job, timeout: float) -> None:
         if self._stopped.is_set():

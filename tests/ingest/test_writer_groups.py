@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from app.ingest.store_worker import Task
 from app.ingest.writer import MAX_GROUP_BYTES, MAX_GROUP_RUNS, ReportWriter, _Job
 from app.store import queries
 from app.store.records import RunRecord
@@ -30,14 +31,14 @@ def _groups(writer: ReportWriter) -> list[list[int]]:
 def test_single_reports_group_up_to_the_report_limit() -> None:
     writer = ReportWriter()
     for _ in range(MAX_GROUP_RUNS + 10):
-        writer._queue.put(_Job(records=_records(1), size=1000))
+        writer._queue.put(_Job(Task(records=_records(1)), size=1000))
     assert [len(group) for group in _groups(writer)] == [MAX_GROUP_RUNS, 10]
 
 
 def test_batches_share_a_transaction_up_to_the_limit_and_are_never_split() -> None:
     writer = ReportWriter()
     for count in (50, 50, 200, MAX_GROUP_RUNS + 500, 1, 1):
-        writer._queue.put(_Job(records=_records(count), size=count * 1000))
+        writer._queue.put(_Job(Task(records=_records(count)), size=count * 1000))
     assert _groups(writer) == [[50, 50], [200], [MAX_GROUP_RUNS + 500], [1, 1]]
 
 
@@ -45,7 +46,7 @@ def test_groups_are_bounded_by_body_bytes() -> None:
     writer = ReportWriter()
     big = MAX_GROUP_BYTES // 2 + 1
     sizes = [big, 10, big, 3 * big, 10]
-    jobs = [_Job(records=_records(1), size=size) for size in sizes]
+    jobs = [_Job(Task(records=_records(1)), size=size) for size in sizes]
     for job in jobs:
         writer._queue.put(job)
     grouped = []
@@ -60,7 +61,10 @@ def test_every_queued_report_commits_group_by_group_then_the_writer_stops(
 ) -> None:
     committed: list[list[str]] = []
     writer = ReportWriter(on_committed=committed.append)
-    jobs = [_Job(records=_records(1, prefix=f"s{i}-"), size=100) for i in range(MAX_GROUP_RUNS + 3)]
+    jobs = [
+        _Job(Task(records=_records(1, prefix=f"s{i}-")), size=100)
+        for i in range(MAX_GROUP_RUNS + 3)
+    ]
     for job in jobs:  # all waiting before the writer takes the first
         writer._queue.put(job)
     writer.start()
