@@ -150,6 +150,11 @@ def database(backend: str, db_path: Path, request: pytest.FixtureRequest) -> Ite
     open_database(url)
     yield url
     close_database()
+    # Every thread closes its own connection when done: one left open lingers in peewee's
+    # thread-local storage until garbage collection, and psycopg then warns at random.
+    from app.store.connection import threads_connected
+
+    assert not threads_connected(), f"PostgreSQL connections left open on {threads_connected()}"
 
 
 @pytest.fixture

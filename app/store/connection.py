@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -47,10 +49,38 @@ class StoreError(RuntimeError):
     """The history database cannot be opened; the message says why and what to do."""
 
 
+class _PostgresDatabase(PostgresqlDatabase):
+    """A PostgreSQL database that remembers the connection each thread opened, so that
+    rebinding the models can close them all: peewee keeps them in thread-local storage,
+    where only their own thread can reach them."""
+
+    def __init__(self, conninfo: str) -> None:
+        # prefer_psycopg3: psycopg 3 is the driver Hindsight installs (see pyproject.toml).
+        super().__init__(conninfo, prefer_psycopg3=True)
+        self._opened: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+    def _connect(self) -> Any:
+        connection = super()._connect()  # type: ignore[misc]  # peewee's stubs omit it
+        self._opened[connection] = threading.current_thread().name
+        return connection
+
+    def threads_connected(self) -> list[str]:
+        """The names of the threads whose connection is still open."""
+        return sorted(name for conn, name in list(self._opened.items()) if not conn.closed)
+
+    def close_all(self) -> None:
+        """Close every thread's connection (for a database nothing uses any more)."""
+        for connection in list(self._opened):
+            connection.close()
+
+
 def _bind(database: Database) -> None:
-    """Point the models at `database`, closing this thread's connection to the one before:
-    once unbound nobody would close it, and it would linger until garbage collection."""
+    """Point the models at `database`, closing the connections to the one before: once
+    unbound nobody would close them, and they would linger until garbage collection."""
+    previous = db.obj
     close_database()
+    if isinstance(previous, _PostgresDatabase):
+        previous.close_all()  # other threads' (a server's readers, a writer): idle by now
     db.initialize(database)
 
 
@@ -110,8 +140,7 @@ def _open_postgres(url: str, progress: ProgressCallback | None = None) -> Postgr
     if isinstance(db.obj, PostgresqlDatabase) and db.obj.database == conninfo:
         database = db.obj  # already bound in this process: keep other threads' connections
     else:
-        # prefer_psycopg3: psycopg 3 is the driver Hindsight installs (see pyproject.toml).
-        database = PostgresqlDatabase(conninfo, prefer_psycopg3=True)
+        database = _PostgresDatabase(conninfo)
         _bind(database)
     try:
         database.connect(reuse_if_open=True)
@@ -141,6 +170,14 @@ def close_database() -> None:
     """Close this thread's connection, if the proxy is bound."""
     if db.obj is not None and not db.is_closed():
         db.close()
+
+
+def threads_connected() -> list[str]:
+    """The threads, by name, holding an open connection to the bound PostgreSQL database
+    (none known for SQLite, whose connections close themselves when freed)."""
+    if isinstance(db.obj, _PostgresDatabase):
+        return db.obj.threads_connected()
+    return []
 
 
 def write_transaction() -> AbstractContextManager[Any]:

@@ -168,6 +168,39 @@ def test_postgres_database_with_foreign_tables_is_refused(postgres_url: str) -> 
         assert [row[0] for row in tables] == ["invoices"]
 
 
+def test_rebinding_closes_every_threads_postgres_connection(
+    postgres_url: str, db_path: Path
+) -> None:
+    """peewee keeps each thread's connection where only that thread can close it; one a
+    thread left open would linger after the models move to another database (psycopg warns
+    when the garbage collector finally frees it)."""
+    import threading
+
+    from app.store.connection import threads_connected
+    from app.store.models import db
+
+    read, rebound = threading.Event(), threading.Event()
+
+    def read_then_linger() -> None:  # a server thread between two requests, say
+        queries.count_runs()
+        read.set()
+        rebound.wait(10)
+
+    open_database(postgres_url)
+    reader = threading.Thread(target=read_then_linger, name="reader")
+    reader.start()
+    try:
+        assert read.wait(10)
+        assert threads_connected() == ["MainThread", "reader"]
+        postgres = db.obj
+        open_database(db_path)  # the models move to a SQLite file
+        assert postgres.threads_connected() == []
+    finally:
+        rebound.set()
+        reader.join(timeout=10)
+        close_database()
+
+
 def test_unreachable_postgres_server_is_a_clear_store_error() -> None:
     with socket.socket() as probe:  # a loopback port nobody listens on
         probe.bind(("127.0.0.1", 0))
