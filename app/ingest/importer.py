@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from app.ingest.report import ExecutionReport, ReportError, _path, to_record
+from app.ingest.report import ExecutionReport, ReportError, _path, checked_record
 from app.store.records import RunRecord
 from app.store.writes import replace_runs
 
@@ -39,17 +39,16 @@ def read_report_file(path: Path) -> list[RunRecord]:
     for index, item in enumerate(items):
         prefix = f"[{index}]" if batch else ""
         try:
-            records.append(to_record(ExecutionReport.model_validate(item)))
+            records.append(checked_record(ExecutionReport.model_validate(item)))
         except ValidationError as exc:
             for err in exc.errors():
                 message = err["msg"].removeprefix("Value error, ")
                 details.append({"path": _join(prefix, _path(err["loc"])), "message": message})
         except ReportError as error:
-            for detail in error.details:
-                inner = "" if detail["path"] == "$" else detail["path"]
-                details.append({"path": _join(prefix, inner), "message": detail["message"]})
-        except ValueError as exc:  # NaN or Infinity inside a payload
-            details.append({"path": prefix or "$", "message": str(exc)})
+            details += [
+                {"path": _join(prefix, detail["path"]), "message": detail["message"]}
+                for detail in error.details
+            ]
     if details:
         raise ReportError("invalid execution report", details)
     return records

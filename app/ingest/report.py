@@ -331,6 +331,7 @@ def _attempts(nodes: list[NodeExecutionReport]) -> list[int]:
     seen: dict[tuple[str, int], int] = {}
     counts: dict[str, int] = {}
     attempts = []
+    problems = []
     for index, node in enumerate(nodes):
         attempt = node.attempt
         if attempt is None:
@@ -339,36 +340,37 @@ def _attempts(nodes: list[NodeExecutionReport]) -> list[int]:
                 attempt += 1
         if (node.node_id, attempt) in seen:
             first = seen[(node.node_id, attempt)]
-            raise ReportError(
-                "invalid execution report",
-                [
-                    {
-                        "path": f"nodeExecutions[{index}].attempt",
-                        "message": f"node {node.node_id!r} attempt {attempt} is already "
-                        f"nodeExecutions[{first}]",
-                    }
-                ],
+            problems.append(
+                {
+                    "path": f"nodeExecutions[{index}].attempt",
+                    "message": f"node {node.node_id!r} attempt {attempt} is already "
+                    f"nodeExecutions[{first}]",
+                }
             )
+            continue
         seen[(node.node_id, attempt)] = index
         counts[node.node_id] = max(counts.get(node.node_id, 0), attempt)
         attempts.append(attempt)
+    if problems:
+        raise ReportError("invalid execution report", problems)
     return attempts
 
 
 def _artifacts(report: ExecutionReport) -> tuple[ArtifactRecord, ...]:
     keys: dict[str, int] = {}
+    problems = []
     for index, artifact in enumerate(report.artifacts):
         if artifact.key in keys:
-            raise ReportError(
-                "invalid execution report",
-                [
-                    {
-                        "path": f"artifacts[{index}].key",
-                        "message": f"key {artifact.key!r} repeats artifacts[{keys[artifact.key]}]",
-                    }
-                ],
+            problems.append(
+                {
+                    "path": f"artifacts[{index}].key",
+                    "message": f"key {artifact.key!r} repeats artifacts[{keys[artifact.key]}]",
+                }
             )
-        keys[artifact.key] = index
+        else:
+            keys[artifact.key] = index
+    if problems:
+        raise ReportError("invalid execution report", problems)
     return tuple(
         ArtifactRecord(key=a.key, type=a.type, node_id=a.node_id, data_json=_artifact_json(a.data))
         for a in report.artifacts
@@ -428,32 +430,85 @@ def to_record(report: ExecutionReport) -> RunRecord:
 
 def decode_report(body: bytes) -> RunRecord:
     """Bytes of a POST body holding one report to the record the store keeps, or ReportError."""
-    return _to_record_checked(parse_report(body), prefix="")
+    return checked_record(parse_report(body))
 
 
 def decode_reports(body: bytes) -> list[RunRecord]:
     """A POST body holding one report or an array of them; all valid, or ReportError."""
     reports = parse_reports(body)
     batch = is_batch(body)
-    return [
-        _to_record_checked(report, prefix=f"[{index}]." if batch else "")
-        for index, report in enumerate(reports)
-    ]
+    records = []
+    for index, report in enumerate(reports):
+        try:
+            records.append(checked_record(report))
+        except ReportError as error:
+            if batch:
+                for detail in error.details:
+                    detail["path"] = f"[{index}].{detail['path']}"
+            raise
+    return records
 
 
-def _to_record_checked(report: ExecutionReport, prefix: str) -> RunRecord:
+def checked_record(report: ExecutionReport) -> RunRecord:
+    """The record of a schema-valid report, or ReportError naming every problem left."""
     try:
         return to_record(report)
-    except ReportError as error:
-        for detail in error.details:
-            detail["path"] = (
-                prefix + detail["path"] if detail["path"] != "$" else (prefix.rstrip(".") or "$")
-            )
-        raise
-    except ValueError as exc:  # NaN or Infinity inside a payload: not JSON, not storable
-        raise ReportError(
-            "invalid execution report", [{"path": prefix.rstrip(".") or "$", "message": str(exc)}]
-        ) from None
+    except ValueError:
+        # to_record stops at the first problem; the answer names every one.
+        details = problems_of(report)
+        if not details:
+            raise
+        raise ReportError("invalid execution report", details) from None
+
+
+def problems_of(report: ExecutionReport) -> list[dict[str, str]]:
+    """Every problem that makes a schema-valid report unstorable, each at its path: repeated
+    attempts, repeated artifact keys, NaN or Infinity inside a payload. Only asked once
+    to_record has failed, so storing a good report never pays for the search."""
+    details: list[dict[str, str]] = []
+    for check in (lambda: _attempts(report.node_executions), lambda: _artifacts(report)):
+        try:
+            check()
+        except ReportError as error:
+            details += error.details
+    details += _payload_problems(report)
+    return details
+
+
+def _payload_problems(report: ExecutionReport) -> list[dict[str, str]]:
+    fields: list[tuple[str, Any]] = [
+        ("trigger.data", report.trigger.data if report.trigger else None),
+        ("params", report.params),
+        ("output", report.output),
+        ("metadata", report.metadata),
+    ]
+    for index, node in enumerate(report.node_executions):
+        fields += _node_payloads(node, f"nodeExecutions[{index}].")
+    fields += [(f"logs[{index}].data", entry.data) for index, entry in enumerate(report.logs)]
+    fields += [(f"artifacts[{i}].data", item.data) for i, item in enumerate(report.artifacts)]
+    return [problem for path, value in fields if (problem := _non_finite(path, value))]
+
+
+def _node_payloads(node: NodeExecutionReport, prefix: str) -> list[tuple[str, Any]]:
+    fields = [(prefix + name, getattr(node, name)) for name in ("input", "output", "metrics")]
+    if node.llm is not None:
+        fields.append((prefix + "llm.response", node.llm.response))
+    return fields
+
+
+def _non_finite(path: str, value: Any) -> dict[str, str] | None:
+    """The problem with a payload holding NaN or Infinity (Python's parser takes them, JSON
+    has no such numbers, so they cannot be stored as sent), or None."""
+    try:
+        payload_json(value)
+    except ValueError:
+        return {"path": path, "message": NON_FINITE_MESSAGE}
+    except RecursionError:
+        return None  # the schema already bounds nesting
+    return None
+
+
+NON_FINITE_MESSAGE = "NaN and Infinity are not JSON numbers; send null or a string instead"
 
 
 # -- streamed progress: node executions and log lines posted while a run is going on --------
@@ -476,14 +531,19 @@ def decode_nodes(body: bytes) -> list[NodeRecord]:
     except ValidationError as exc:
         raise _report_error(exc, "node execution") from None
     records = []
+    problems = []
     for index, node in enumerate(nodes):
         try:
             records.append(_node_record(node, node.attempt or 1))
-        except ValueError as exc:  # NaN or Infinity inside a payload
-            path = f"[{index}]" if is_batch(body) else "$"
-            raise ReportError(
-                "invalid node execution", [{"path": path, "message": str(exc)}]
-            ) from None
+        except ValueError:  # NaN or Infinity inside a payload
+            prefix = f"[{index}]." if is_batch(body) else ""
+            problems += [
+                problem
+                for path, value in _node_payloads(node, prefix)
+                if (problem := _non_finite(path, value))
+            ]
+    if problems:
+        raise ReportError("invalid node execution", problems)
     return records
 
 
@@ -496,12 +556,14 @@ def decode_logs(body: bytes) -> list[StreamedLog]:
     except ValidationError as exc:
         raise _report_error(exc, "log entry") from None
     streamed = []
+    problems = []
     for index, entry in enumerate(entries):
         try:
             data_json = _json_or_none(entry, "data", entry.data)
-        except ValueError as exc:
+        except ValueError:
             path = f"[{index}].data" if is_batch(body) else "data"
-            raise ReportError("invalid log entry", [{"path": path, "message": str(exc)}]) from None
+            problems.append({"path": path, "message": NON_FINITE_MESSAGE})
+            continue
         record = LogRecord(
             sequence=entry.sequence or 0,
             level=entry.level,
@@ -511,4 +573,6 @@ def decode_logs(body: bytes) -> list[StreamedLog]:
             data_json=data_json,
         )
         streamed.append(StreamedLog(record, numbered=entry.sequence is not None))
+    if problems:
+        raise ReportError("invalid log entry", problems)
     return streamed

@@ -23,6 +23,7 @@ from app.ingest.report import (
     _dumps,
     _json_or_none,
     _millis,
+    _non_finite,
     _parsed_prompt,
     _report_error,
     _ReportModel,
@@ -119,27 +120,27 @@ def decode_steps(body: bytes) -> tuple[list[tuple[StepRun, list[NodeRecord]]], l
         raise _report_error(exc, "step execution") from None
     runs: dict[str, tuple[StepRun, list[NodeRecord]]] = {}
     run_ids = []
+    problems = []
     for index, step in enumerate(steps):
         prefix = f"[{index}]." if batch else ""
         run_id = step_run_id(step.project_id, step.workflow_id, step.run_id)
         if len(run_id) > RUN_ID_LIMIT:
-            raise ReportError(
-                "invalid step execution",
-                [
-                    {
-                        "path": f"{prefix}runId",
-                        "message": f"projectId, workflowId and runId together make a run id "
-                        f"of {len(run_id)} characters; the limit is {RUN_ID_LIMIT}",
-                    }
-                ],
+            problems.append(
+                {
+                    "path": f"{prefix}runId",
+                    "message": f"projectId, workflowId and runId together make a run id "
+                    f"of {len(run_id)} characters; the limit is {RUN_ID_LIMIT}",
+                }
             )
         try:
             node = _node(step)
-        except ValueError as exc:  # NaN or Infinity in the result
-            raise ReportError(
-                "invalid step execution", [{"path": f"{prefix}result", "message": str(exc)}]
-            ) from None
+        except ValueError:  # NaN or Infinity in the prompt or the result
+            payloads = ((f"{prefix}prompt", step.prompt), (f"{prefix}result", step.result))
+            problems += [found for path, value in payloads if (found := _non_finite(path, value))]
+            continue
         run = StepRun(id=run_id, workflow_id=step.workflow_id, project_id=step.project_id)
         runs.setdefault(run_id, (run, []))[1].append(node)
         run_ids.append(run_id)
+    if problems:
+        raise ReportError("invalid step execution", problems)
     return list(runs.values()), run_ids

@@ -164,6 +164,49 @@ def test_batch_with_one_bad_report_stores_nothing(ingest: Any) -> None:
     assert queries.count_runs() == 0
 
 
+def test_problems_found_after_the_schema_are_all_listed_at_their_paths(ingest: Any) -> None:
+    """Repeated attempts and artifact keys, and NaN or Infinity inside payloads (Python's
+    parser takes them, JSON has no such numbers): every one named, nothing stored."""
+    bad = make_report("b1", artifacts=[{"key": "a"}, {"key": "a"}, {"key": "a"}])
+    bad["nodeExecutions"] += [
+        {"nodeId": "fetch", "status": "success", "attempt": 1},
+        {"nodeId": "parse", "status": "success", "attempt": 1},
+    ]
+    bad["nodeExecutions"][0]["output"] = {"total": "NAN_HERE"}
+    bad["metadata"] = {"score": "INF_HERE"}
+    text = json.dumps([make_report("b0"), bad])
+    text = text.replace('"NAN_HERE"', "NaN").replace('"INF_HERE"', "-Infinity")
+    status, body, _ = post_json(ingest.url, "/api/executions", text)
+    assert status == 400 and body["error"] == "invalid execution report"
+    assert [d["path"] for d in body["details"]] == [
+        "[1].nodeExecutions[2].attempt",
+        "[1].nodeExecutions[3].attempt",
+        "[1].artifacts[1].key",
+        "[1].artifacts[2].key",
+        "[1].metadata",
+        "[1].nodeExecutions[0].output",
+    ]
+    assert "NaN and Infinity" in body["details"][-1]["message"]
+    assert queries.count_runs() == 0
+
+
+def test_nan_in_streamed_nodes_and_logs_is_named_at_its_field(ingest: Any) -> None:
+    assert post_json(ingest.url, "/api/executions", make_report("r", status="running"))[0] == 201
+    nodes = '[{"nodeId": "a", "status": "success", "input": 1}, ' + (
+        '{"nodeId": "b", "status": "success", "input": [NaN], "llm": {"response": Infinity}}]'
+    )
+    status, body, _ = post_json(ingest.url, "/api/executions/r/nodes", nodes)
+    assert status == 400
+    assert [d["path"] for d in body["details"]] == ["[1].input", "[1].llm.response"]
+    logs = '[{"message": "x", "data": NaN}, {"message": "y"}, {"message": "z", "data": [NaN]}]'
+    status, body, _ = post_json(ingest.url, "/api/executions/r/logs", logs)
+    assert status == 400
+    assert [d["path"] for d in body["details"]] == ["[0].data", "[2].data"]
+    detail = queries.get_run("r")
+    assert detail is not None and [n.node_id for n in detail.nodes] == ["fetch", "parse"]
+    assert queries.list_logs("r") == []
+
+
 def test_batch_limits(ingest: Any) -> None:
     assert post_json(ingest.url, "/api/executions", [])[0] == 400
     too_many = [make_report(f"r{i}", nodeExecutions=[]) for i in range(1001)]

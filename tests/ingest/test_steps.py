@@ -110,6 +110,12 @@ def test_invalid_steps_are_400_and_store_nothing(ingest: Any) -> None:
     long = step("s", "2026-11-22T09:00:00Z", runId="r" * 200)
     status, body, _ = post_json(ingest.url, "/api/steps", long)
     assert status == 400 and body["details"][0]["path"] == "runId"
+    # Checks after the schema list every problem too, each at its own path.
+    steps = [long, step("t", "2026-11-22T09:00:00Z", result="NAN_HERE"), long]
+    text = json.dumps(steps).replace('"NAN_HERE"', "NaN")
+    status, body, _ = post_json(ingest.url, "/api/steps", text)
+    assert status == 400
+    assert [d["path"] for d in body["details"]] == ["[0].runId", "[1].result", "[2].runId"]
     assert queries.count_runs() == 0
 
 
