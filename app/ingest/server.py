@@ -132,29 +132,7 @@ class _Handler(LeanRequestHandler):
     def _dispatch(self) -> None:
         self._body_read = False
         try:
-            self._check_caller()
-            if "Transfer-Encoding" in self.headers:
-                # Chunked framing is not read here; reading such a request by its
-                # Content-Length instead would let two parties split the stream differently.
-                raise _HttpError(
-                    HTTPStatus.LENGTH_REQUIRED,
-                    "Transfer-Encoding is not accepted: send the body with Content-Length",
-                )
-            path, _, self._query = self.path.partition("?")
-            found = match_route(path)
-            if found is None:
-                raise _HttpError(HTTPStatus.NOT_FOUND, f"no such endpoint: {path}")
-            template, params = found
-            methods = ROUTES[template]
-            name = methods.get(self.command)
-            if name is None:
-                error = _HttpError(
-                    HTTPStatus.METHOD_NOT_ALLOWED,
-                    f"{self.command} is not allowed on {path}; use {', '.join(methods)}",
-                )
-                error.headers["Allow"] = ", ".join(methods)
-                raise error
-            handler: Handler = getattr(self, name)
+            handler, params = self._route()
             status, body = handler(params)
             self._reply(status, body, self._closing({}))
         except _HttpError as error:
@@ -164,6 +142,47 @@ class _Handler(LeanRequestHandler):
             self._reply(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "internal error"})
         finally:
             self._release()
+
+    def _route(self) -> tuple[Handler, dict[str, str]]:
+        """The handler for this request once its caller and route are acceptable."""
+        self._check_caller()
+        if "Transfer-Encoding" in self.headers:
+            # Chunked framing is not read here; reading such a request by its
+            # Content-Length instead would let two parties split the stream differently.
+            raise _HttpError(
+                HTTPStatus.LENGTH_REQUIRED,
+                "Transfer-Encoding is not accepted: send the body with Content-Length",
+            )
+        path, _, self._query = self.path.partition("?")
+        found = match_route(path)
+        if found is None:
+            raise _HttpError(HTTPStatus.NOT_FOUND, f"no such endpoint: {path}")
+        template, params = found
+        methods = ROUTES[template]
+        name = methods.get(self.command)
+        if name is None:
+            error = _HttpError(
+                HTTPStatus.METHOD_NOT_ALLOWED,
+                f"{self.command} is not allowed on {path}; use {', '.join(methods)}",
+            )
+            error.headers["Allow"] = ", ".join(methods)
+            raise error
+        return getattr(self, name), params
+
+    def handle_expect_100(self) -> bool:
+        """A client that waits for `100 Continue` before sending its body gets the refusal
+        instead when the headers already decide it (a foreign Host or Origin, a wrong token,
+        path, method or media type, a body over the limit): it never sends a body only to
+        have it refused unread."""
+        self._body_read = False
+        try:
+            self._route()
+            if self.command == "POST":  # every POST route reads a JSON body
+                self._body_length()
+        except _HttpError as error:
+            self._reply(error.status, error.body, self._closing(error.headers))
+            return False
+        return bool(super().handle_expect_100())
 
     def _closing(self, headers: dict[str, str]) -> dict[str, str]:
         """`headers`, plus `Connection: close` when a body was sent but not read (a GET with
@@ -228,6 +247,18 @@ class _Handler(LeanRequestHandler):
         return error
 
     def _read_json_body(self) -> bytes:
+        length = self._body_length()
+        if not self.server.admission.try_enter(length):
+            self._discard(length)  # read, not parsed: the connection stays usable
+            self._body_read = True
+            raise _unavailable("not stored: the receiver is busy with other reports; retry")
+        self._admitted = length
+        body = self._read_body(length)
+        self._body_read = True
+        return body
+
+    def _body_length(self) -> int:
+        """The length of an acceptable JSON body, from the headers alone."""
         media_type = self.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
         if media_type != "application/json":
             raise _HttpError(
@@ -249,14 +280,7 @@ class _Handler(LeanRequestHandler):
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                 f"body of {length} bytes exceeds the limit of {self.server.max_body} bytes",
             )
-        if not self.server.admission.try_enter(length):
-            self._discard(length)  # read, not parsed: the connection stays usable
-            self._body_read = True
-            raise _unavailable("not stored: the receiver is busy with other reports; retry")
-        self._admitted = length
-        body = self._read_body(length)
-        self._body_read = True
-        return body
+        return length
 
     def _read_body(self, length: int) -> bytes:
         """The body, which must arrive whole within READ_TIMEOUT_SECONDS: the timeout of

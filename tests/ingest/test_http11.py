@@ -242,3 +242,53 @@ def test_a_body_cut_short_is_400_and_stores_nothing(ingest: Any) -> None:
         body = json.loads(response.read())
     assert response.status == 400 and "ended after" in body["error"]
     assert queries.count_runs() == 0
+
+
+def _headers_only(port: int, content_type: str, length: int, host: str = "") -> bytes:
+    return (
+        f"POST /api/executions HTTP/1.1\r\nHost: {host or f'127.0.0.1:{port}'}\r\n"
+        f"Content-Type: {content_type}\r\nExpect: 100-continue\r\n"
+        f"Content-Length: {length}\r\n\r\n"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("content_type", "length", "host", "status"),
+    [
+        ("text/plain", 100, "", 415),
+        ("application/json", 21 * 2**20, "", 413),
+        ("application/json", 100, "evil.example:80", 403),
+    ],
+)
+def test_expect_100_continue_is_refused_from_the_headers_alone(
+    ingest: Any, content_type: str, length: int, host: str, status: int
+) -> None:
+    """A client that waits for 100 Continue hears the refusal before sending any body."""
+    port = _port(ingest)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(_headers_only(port, content_type, length, host))
+        with sock.makefile("rb") as answer:
+            assert answer.readline().split()[1] == str(status).encode()  # no 100 Continue
+            head = {}
+            while (line := answer.readline()) != b"\r\n":
+                name, _, value = line.decode().partition(":")
+                head[name.lower()] = value.strip()
+            assert head["connection"] == "close"
+            assert "error" in json.loads(answer.read(int(head["content-length"])))
+    assert queries.count_runs() == 0
+
+
+def test_expect_100_continue_then_the_body_is_stored(ingest: Any) -> None:
+    port = _port(ingest)
+    body = json.dumps(make_report("after-continue")).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(_headers_only(port, "application/json", len(body)))
+        with sock.makefile("rb") as interim:
+            assert interim.readline() == b"HTTP/1.1 100 Continue\r\n"
+            assert interim.readline() == b"\r\n"
+        sock.sendall(body)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        assert response.status == 201
+        assert json.loads(response.read()) == {"id": "after-continue"}
+    assert queries.get_run("after-continue") is not None
