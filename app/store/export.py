@@ -49,7 +49,8 @@ def _node(node: NodeSummary, payload: NodePayload | None) -> dict[str, Any]:
             out["input"] = json.loads(payload.input_json)
         if payload.output_json is not None:
             out["output"] = json.loads(payload.output_json)
-        _put(out, "metrics", _loads(payload.metrics_json))
+        if payload.metrics_json is not None:  # `{}` or null as sent: posting back keeps it
+            out["metrics"] = json.loads(payload.metrics_json)
     stack = payload.error_stack if payload else None
     if node.error_message is not None or stack is not None:
         error: dict[str, Any] = {"message": node.error_message or ""}

@@ -122,3 +122,14 @@ def test_times_far_from_now_keep_their_millisecond(ingest: Any, moment: str) -> 
     assert post_json(ingest.url, "/api/executions", report)[0] == 201
     _, run = get(ingest, "/api/executions/far")
     assert run["startedAt"] == moment
+
+
+@pytest.mark.parametrize("metrics", [{}, [], None, {"rows": 3}])
+def test_node_metrics_come_back_as_sent_even_when_empty(ingest: Any, metrics: Any) -> None:
+    """GET gives what was stored, so posting it back stores the same payload again."""
+    report = make_report("m", status="success")
+    report["nodeExecutions"][0]["metrics"] = metrics
+    assert post_json(ingest.url, "/api/executions", report)[0] == 201
+    status, stored = get(ingest, "/api/executions/m")
+    assert status == 200 and stored["nodeExecutions"][0]["metrics"] == metrics
+    assert "metrics" not in stored["nodeExecutions"][1]  # not sent: not invented
