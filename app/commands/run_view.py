@@ -36,6 +36,11 @@ def _header(detail: RunDetail) -> list[str]:
         f"Run {run.id}",
         f"  workflow   {workflow}",
         f"  status     {run.status.value.upper()}",
+        *(
+            f"  why        {change.reason}, {output.local_time(change.at)} "
+            f"(last reported: {change.from_status})"
+            for change in detail.status_changes
+        ),
         f"  started    {output.local_time(run.started_at)}",
         f"  duration   {output.duration(run.duration_ms)}",
         f"  nodes      {run.node_count}",

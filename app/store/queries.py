@@ -32,6 +32,7 @@ from app.store.records import (
     NodeSummary,
     RunDetail,
     RunSummary,
+    StatusChange,
     StoredArtifact,
     StoredLog,
     WorkflowSummary,
@@ -302,6 +303,10 @@ def get_run(run_id: str) -> RunDetail | None:
             (t.key, t.value)
             for t in RunTag.select().where(RunTag.run == run_id).order_by(RunTag.key)
         ),
+        # Only Hindsight makes a run interrupted: other runs have no changes to look up.
+        status_changes=(
+            tuple(status_changes(run_id)) if row["status"] == Status.INTERRUPTED.value else ()
+        ),
     )
 
 
@@ -409,14 +414,17 @@ def list_workflows() -> list[WorkflowSummary]:
     return [WorkflowSummary(r["workflow_id"], r["name"] or "", r["runs"]) for r in rows]
 
 
-def status_changes(run_id: str) -> list[tuple[int, str, str, str]]:
-    """(at, from, to, reason) of the status changes Hindsight made to a run, oldest first."""
+def status_changes(run_id: str) -> list[StatusChange]:
+    """The status changes Hindsight made to a run, oldest first."""
     query = (
         RunStatusChange.select()
         .where(RunStatusChange.run == run_id)
         .order_by(RunStatusChange.at, RunStatusChange.id)
     )
-    return [(r["at"], r["from_status"], r["to_status"], r["reason"]) for r in dict_rows(query)]
+    return [
+        StatusChange(r["at"], r["from_status"], r["to_status"], r["reason"])
+        for r in dict_rows(query)
+    ]
 
 
 def list_projects() -> list[str]:

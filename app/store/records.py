@@ -7,6 +7,7 @@ Times are epoch milliseconds (UTC); JSON payloads are kept as JSON text.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from app.store.status import Status
 
@@ -158,6 +159,15 @@ class NodeSummary:
         return self.node_name or self.node_id
 
 
+class StatusChange(NamedTuple):
+    """A status Hindsight set itself (a stale `running` run made `interrupted`), and why."""
+
+    at: int
+    from_status: str
+    to_status: str
+    reason: str
+
+
 @dataclass(frozen=True)
 class RunDetail:
     summary: RunSummary
@@ -174,6 +184,7 @@ class RunDetail:
     metadata_json: str | None = None
     exit_code: int | None = None
     tags: tuple[tuple[str, str], ...] = ()
+    status_changes: tuple[StatusChange, ...] = ()  # oldest first
 
     def first_failed_node(self) -> NodeSummary | None:
         return next((n for n in self.nodes if n.status is Status.ERROR), None)

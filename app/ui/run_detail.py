@@ -61,6 +61,10 @@ def facts_text(detail: RunDetail) -> str:
         parts.append(f"{run.total_tokens:,} tokens")
     if run.cost_usd is not None:
         parts.append(f"${run.cost_usd:.4f}")
+    parts += [
+        f"{change.to_status} by Hindsight: {change.reason} (last reported: {change.from_status})"
+        for change in detail.status_changes
+    ]
     return "  ·  ".join(parts)
 
 

@@ -67,3 +67,30 @@ def test_errors(hindsight: Hindsight, history: Path, args: list[str], message: s
     assert result.returncode == 2
     assert result.stderr == f"hindsight: {message}" + result.stderr.split(message)[1]
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_an_interrupted_run_says_why(hindsight: Hindsight, history: Path) -> None:
+    """Hindsight, not the workflow, made the run `interrupted`: the reason and the status the
+    workflow last reported are shown with it."""
+    from app.store import queries, writes
+    from app.store.models import Run
+    from app.store.records import StatusChange
+    from app.ui.run_detail import facts_text
+    from tests.cli.conftest import store_reports
+    from tests.conftest import make_report
+
+    store_reports([make_report("stuck", status="running", completedAt=None)])
+    Run.update(received_at=0).where(Run.id == "stuck").execute()
+    assert writes.interrupt_stale_runs(24 * 3_600_000) == ["stuck"]
+    detail = queries.get_run("stuck")
+    assert detail is not None
+    (change,) = detail.status_changes
+    assert change[1:] == ("running", "interrupted", "no report for 24 h while running")
+    assert isinstance(change, StatusChange)
+    other = queries.get_run("inv-0")
+    assert other is not None and other.status_changes == ()
+
+    out = hindsight("runs", "show", "stuck", "--db", str(history)).stdout
+    assert "  status     INTERRUPTED\n  why        no report for 24 h while running, " in out
+    assert "(last reported: running)" in out
+    assert "interrupted by Hindsight: no report for 24 h while running" in facts_text(detail)
