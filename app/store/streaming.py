@@ -128,7 +128,9 @@ def _refresh_run(run_id: str, from_steps: bool = False) -> None:
         fn.SUM(NodeExecution.total_tokens).alias("tokens"),
         fn.SUM(NodeExecution.cost_usd).alias("cost"),
         fn.MIN(NodeExecution.started_at).alias("first_start"),
-        fn.MAX(NodeExecution.completed_at).alias("last_end"),
+        # A step without durationMs has no end: it still happened at its start, so the run
+        # lasts at least until then (not until an earlier step's end).
+        fn.MAX(fn.COALESCE(NodeExecution.completed_at, NodeExecution.started_at)).alias("last_end"),
     ).where(NodeExecution.run == run_id)
     totals = next(iter(dict_rows(nodes)))
     first_failed = (

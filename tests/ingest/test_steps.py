@@ -61,6 +61,16 @@ def test_steps_form_one_run(ingest: Any) -> None:
     assert first["output"] == first["llm"]["response"] == "The customer cannot log in."
 
 
+def test_a_last_step_without_duration_still_ends_the_run_at_its_start(ingest: Any) -> None:
+    assert post_json(ingest.url, "/api/steps", step("classify", "2026-11-22T09:00:00Z"))[0] == 201
+    last = step("reply", "2026-11-22T09:00:04Z")
+    del last["durationMs"]
+    assert post_json(ingest.url, "/api/steps", last)[0] == 201
+    detail = queries.get_run(RUN_ID)
+    assert detail is not None
+    assert detail.summary.duration_ms == 4000  # not 1500, where the first step ended
+
+
 def test_a_failed_step_fails_the_run(ingest: Any) -> None:
     batch = [
         step("classify", "2026-11-22T09:00:00Z"),
