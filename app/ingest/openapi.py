@@ -207,6 +207,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         401: "the token is missing (required beyond loopback) or wrong",
         403: "a browser or a foreign Host: refused (DNS rebinding, cross-site requests)",
         404: "no such run",
+        409: "the run id belongs to a run reported whole, which steps cannot join",
         408: "the body did not arrive whole within the read timeout (10 s); nothing stored",
         411: "Content-Length is missing, or the body was sent with Transfer-Encoding",
         413: "the body is larger than the limit (20 MiB by default)",
@@ -357,6 +358,7 @@ def _paths() -> dict[str, Any]:
                 "StepExecutionBody",
                 "201",
                 "StepsCreated",
+                409,
             ),
         },
         "/api/workflows": {

@@ -37,7 +37,14 @@ from app.ingest.writer import ReportWriter, WriterBusy, WriterStopped
 from app.store.failures import Trouble, classify
 from app.store.models import db
 from app.store.records import NodeRecord, RunRecord
-from app.store.streaming import RunNotFound, StepRun, append_logs, record_steps, upsert_nodes
+from app.store.streaming import (
+    NotAStepRun,
+    RunNotFound,
+    StepRun,
+    append_logs,
+    record_steps,
+    upsert_nodes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -346,6 +353,8 @@ class _Handler(LeanRequestHandler):
             raise _unavailable(f"not stored: {busy}; retry") from None
         except RunNotFound as missing:
             raise _HttpError(HTTPStatus.NOT_FOUND, str(missing), runId=missing.run_id) from None
+        except NotAStepRun as taken:
+            raise _HttpError(HTTPStatus.CONFLICT, str(taken), runId=taken.run_id) from None
         except OperationalError as trouble:
             raise _database_trouble(trouble) from None
 

@@ -34,6 +34,9 @@ from app.store.rows import dict_rows
 from app.store.search import SearchEntry, index_entries, log_entry, unindex_logs, unindex_nodes
 from app.store.status import Status
 
+# The trigger type of a run made of steps (`POST /api/steps`): only such runs take steps.
+STEPS_TRIGGER = "steps"
+
 
 class RunNotFound(LookupError):
     """Streamed data for a run that was never reported; the run must be posted first."""
@@ -45,6 +48,21 @@ class RunNotFound(LookupError):
     def __reduce__(self) -> tuple[type[RunNotFound], tuple[str]]:
         # Rebuilt from the id, not the message (it crosses from the writer process).
         return RunNotFound, (self.run_id,)
+
+
+class NotAStepRun(ValueError):
+    """Steps for a run id that a whole report (POST /api/executions) already holds: they
+    would rewrite that run's status and timing from steps it never had."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(
+            f"run {run_id!r} was reported whole, not as steps; steps cannot join it "
+            "(use another runId)"
+        )
+        self.run_id = run_id
+
+    def __reduce__(self) -> tuple[type[NotAStepRun], tuple[str]]:
+        return NotAStepRun, (self.run_id,)
 
 
 @dataclass(frozen=True)
@@ -247,7 +265,10 @@ def record_steps(run: StepRun, steps: Sequence[NodeRecord]) -> None:
     The run's status, timing and error then follow from all its steps.
     """
     with write_transaction():
-        if not Run.select(Run.id).where(Run.id == run.id).exists():
+        stored = Run.select(Run.trigger_type).where(Run.id == run.id).first()
+        if stored is not None and stored.trigger_type != STEPS_TRIGGER:
+            raise NotAStepRun(run.id)
+        if stored is None:
             first = min(step.started_at or 0 for step in steps)
             Run.insert(
                 id=run.id,
@@ -256,7 +277,7 @@ def record_steps(run: StepRun, steps: Sequence[NodeRecord]) -> None:
                 project_id=run.project_id,
                 status=Status.RUNNING.value,
                 started_at=first,
-                trigger_type="steps",
+                trigger_type=STEPS_TRIGGER,
                 received_at=_now_ms(),
             ).execute()
             RunPayload.insert(run=run.id).execute()

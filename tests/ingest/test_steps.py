@@ -71,6 +71,23 @@ def test_a_last_step_without_duration_still_ends_the_run_at_its_start(ingest: An
     assert detail.summary.duration_ms == 4000  # not 1500, where the first step ended
 
 
+def test_steps_cannot_join_a_run_reported_whole(ingest: Any) -> None:
+    """A full report whose id happens to be project:workflow:run keeps its own status and
+    nodes; the steps are refused (409), and nothing of the request is stored."""
+    from tests.conftest import make_report
+
+    assert post_json(ingest.url, "/api/executions", make_report(RUN_ID))[0] == 201
+    other = step("classify", "2026-11-22T09:00:00Z", runId="run-other")
+    steps = [other, step("classify", "2026-11-22T09:00:00Z")]
+    status, body, _ = post_json(ingest.url, "/api/steps", steps)
+    assert status == 409 and body["runId"] == RUN_ID
+    assert "reported whole" in body["error"]
+    detail = queries.get_run(RUN_ID)
+    assert detail is not None and detail.summary.status.value == "error"
+    assert [n.node_id for n in detail.nodes] == ["fetch", "parse"]
+    assert queries.get_run("support-bot:answer:run-other") is None  # all or nothing
+
+
 def test_a_failed_step_fails_the_run(ingest: Any) -> None:
     batch = [
         step("classify", "2026-11-22T09:00:00Z"),
