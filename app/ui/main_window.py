@@ -392,6 +392,10 @@ class MainWindow(QMainWindow):
                 RunTableModel.COL_STARTED, Qt.SortOrder.DescendingOrder
             )
 
+    # False for a window that is not the user's (the self-test's): closing it must not
+    # overwrite the size and columns the user left.
+    remembers_layout = True
+
     def save_layout(self) -> None:
         settings = qsettings()
         settings.setValue("window/geometry", self.saveGeometry())
@@ -400,7 +404,8 @@ class MainWindow(QMainWindow):
 
     # -- shutdown -------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
-        self.save_layout()
+        if self.remembers_layout:
+            self.save_layout()
         self._live_timer.stop()
         self.history.jobs.wait_for_done()
         self.run_list.wait_for_done()

@@ -99,6 +99,7 @@ def _check(folder: Path, started: float) -> tuple[float, float]:
     session = DesktopSession(settings, spool=folder / "spool")
     try:
         window = session.window
+        window.remembers_layout = False
         loads: list[int] = []  # run totals, one per refresh of the run list
         window.runs_loaded.connect(loads.append)
         window.show()

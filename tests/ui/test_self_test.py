@@ -13,6 +13,7 @@ import pytest
 
 from app.config import user_data_dir
 from app.ui import self_test
+from app.ui.app_settings import settings_path
 
 
 def test_self_test_passes_and_leaves_the_users_data_alone(tmp_path: Path) -> None:
@@ -32,6 +33,7 @@ def test_self_test_passes_and_leaves_the_users_data_alone(tmp_path: Path) -> Non
     assert result.stdout.startswith("self-test passed: window shown after ")
     assert waiting.exists()  # the self-test used its own spool folder, not the user's
     assert not (user_data_dir() / "history.db").exists()  # nor the user's database
+    assert not settings_path().exists()  # nor the window layout the user left
 
 
 def test_self_test_reports_a_failure(
