@@ -135,8 +135,8 @@ class DesktopSession:
             self.service.stop()
             self.service = None
         self.window.history.jobs.wait_for_done()
-        self.window.run_list.wait_for_done()
-        self.window.queries.wait_for_done()
+        self.window.run_list.close_queries()
+        self.window.queries.close()
         close_database()
 
 

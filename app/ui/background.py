@@ -128,6 +128,7 @@ class BackgroundQueries(QObject):
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(max_threads)
         self._relays: set[_Relay] = set()
+        self._closed = False
 
     def submit(
         self,
@@ -136,6 +137,9 @@ class BackgroundQueries(QObject):
         on_error: Callable[[str], None] | None = None,
     ) -> Ticket:
         ticket = Ticket()
+        if self._closed:  # a timer of a window being torn down: the database is gone
+            ticket.cancel()
+            return ticket
 
         def done(result: Any) -> None:
             if not ticket.cancelled:
@@ -159,6 +163,13 @@ class BackgroundQueries(QObject):
 
     def wait_for_done(self, msecs: int = 10_000) -> bool:
         return self._pool.waitForDone(msecs)
+
+    def close(self, msecs: int = 10_000) -> bool:
+        """Start no query from now on, and wait for the running ones: once the session has
+        closed its database, a timer still firing (the window outlives its session until
+        Qt deletes it) must not query whatever database is open by then."""
+        self._closed = True
+        return self.wait_for_done(msecs)
 
     def _finished(self, relay: _Relay) -> None:
         self._relays.discard(relay)

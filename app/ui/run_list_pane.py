@@ -313,6 +313,12 @@ class RunListPane(QWidget):
     def wait_for_done(self, msecs: int = 10_000) -> bool:
         return self._count_runner.wait_for_done(msecs)
 
+    def close_queries(self) -> bool:
+        """No more counting (see BackgroundQueries.close)."""
+        self._tick_timer.stop()
+        self._count_timer.stop()
+        return self._count_runner.close()
+
     def _tick(self) -> None:
         first = self.view.rowAt(0)
         if first < 0:

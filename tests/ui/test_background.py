@@ -67,3 +67,32 @@ def test_errors_reach_the_error_callback(qtbot: Any, database: Path) -> None:
     queries.submit(fail, lambda _: None, errors.append)
     qtbot.waitUntil(lambda: errors == ["LookupError: run x is not in the history"])
     queries.wait_for_done()
+
+
+def test_a_closed_runner_starts_no_query(qtbot: Any, database: Path) -> None:
+    """Once its session has closed the database, a window's timers may still fire (the
+    window lives until Qt deletes it): their queries must not run, on any database."""
+    queries = BackgroundQueries()
+    ran = threading.Event()
+    assert queries.close()
+    ticket = queries.submit(ran.set, lambda _answer: None)
+    assert ticket.cancelled and queries.pending() == 0
+    assert queries.wait_for_done()
+    assert not ran.is_set()
+
+
+def test_a_shut_down_session_leaves_the_database_alone(qtbot: Any, db_path: Path) -> None:
+    from app.config import Settings
+    from app.ui.application import DesktopSession
+
+    session = DesktopSession(Settings(db_path=db_path, host="127.0.0.1", port=0))
+    qtbot.addWidget(session.window)
+    session.shutdown()
+    ran = threading.Event()
+    counting = session.window.run_list._count_runner
+    waiting = counting.pending()  # answers from before the shutdown, not yet delivered
+    session.window.run_list.refresh_counts()  # what its count timer does
+    assert counting.pending() == waiting  # nothing new was started
+    assert session.window.queries.submit(ran.set, lambda _answer: None).cancelled
+    assert session.window.queries.wait_for_done()
+    assert not ran.is_set()
