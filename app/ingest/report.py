@@ -356,7 +356,7 @@ def _attempts(nodes: list[NodeExecutionReport]) -> list[int]:
     return attempts
 
 
-def _artifacts(report: ExecutionReport) -> tuple[ArtifactRecord, ...]:
+def _repeated_artifact_keys(report: ExecutionReport) -> list[dict[str, str]]:
     keys: dict[str, int] = {}
     problems = []
     for index, artifact in enumerate(report.artifacts):
@@ -369,7 +369,11 @@ def _artifacts(report: ExecutionReport) -> tuple[ArtifactRecord, ...]:
             )
         else:
             keys[artifact.key] = index
-    if problems:
+    return problems
+
+
+def _artifacts(report: ExecutionReport) -> tuple[ArtifactRecord, ...]:
+    if problems := _repeated_artifact_keys(report):
         raise ReportError("invalid execution report", problems)
     return tuple(
         ArtifactRecord(key=a.key, type=a.type, node_id=a.node_id, data_json=_artifact_json(a.data))
@@ -453,11 +457,9 @@ def checked_record(report: ExecutionReport) -> RunRecord:
     """The record of a schema-valid report, or ReportError naming every problem left."""
     try:
         return to_record(report)
-    except ValueError:
+    except ValueError as exc:
         # to_record stops at the first problem; the answer names every one.
-        details = problems_of(report)
-        if not details:
-            raise
+        details = problems_of(report) or [{"path": "$", "message": str(exc)}]
         raise ReportError("invalid execution report", details) from None
 
 
@@ -466,11 +468,11 @@ def problems_of(report: ExecutionReport) -> list[dict[str, str]]:
     attempts, repeated artifact keys, NaN or Infinity inside a payload. Only asked once
     to_record has failed, so storing a good report never pays for the search."""
     details: list[dict[str, str]] = []
-    for check in (lambda: _attempts(report.node_executions), lambda: _artifacts(report)):
-        try:
-            check()
-        except ReportError as error:
-            details += error.details
+    try:
+        _attempts(report.node_executions)
+    except ReportError as error:
+        details += error.details
+    details += _repeated_artifact_keys(report)
     details += _payload_problems(report)
     return details
 
@@ -492,6 +494,7 @@ def _payload_problems(report: ExecutionReport) -> list[dict[str, str]]:
 def _node_payloads(node: NodeExecutionReport, prefix: str) -> list[tuple[str, Any]]:
     fields = [(prefix + name, getattr(node, name)) for name in ("input", "output", "metrics")]
     if node.llm is not None:
+        fields.append((prefix + "llm.prompt", node.llm.prompt))
         fields.append((prefix + "llm.response", node.llm.response))
     return fields
 
@@ -535,13 +538,14 @@ def decode_nodes(body: bytes) -> list[NodeRecord]:
     for index, node in enumerate(nodes):
         try:
             records.append(_node_record(node, node.attempt or 1))
-        except ValueError:  # NaN or Infinity inside a payload
+        except ValueError as exc:  # NaN or Infinity inside a payload
             prefix = f"[{index}]." if is_batch(body) else ""
-            problems += [
+            found = [
                 problem
                 for path, value in _node_payloads(node, prefix)
                 if (problem := _non_finite(path, value))
             ]
+            problems += found or [{"path": prefix.rstrip(".") or "$", "message": str(exc)}]
     if problems:
         raise ReportError("invalid node execution", problems)
     return records

@@ -134,9 +134,10 @@ def decode_steps(body: bytes) -> tuple[list[tuple[StepRun, list[NodeRecord]]], l
             )
         try:
             node = _node(step)
-        except ValueError:  # NaN or Infinity in the prompt or the result
+        except ValueError as exc:  # NaN or Infinity in the prompt or the result
             payloads = ((f"{prefix}prompt", step.prompt), (f"{prefix}result", step.result))
-            problems += [found for path, value in payloads if (found := _non_finite(path, value))]
+            found = [problem for path, value in payloads if (problem := _non_finite(path, value))]
+            problems += found or [{"path": prefix.rstrip(".") or "$", "message": str(exc)}]
             continue
         run = StepRun(id=run_id, workflow_id=step.workflow_id, project_id=step.project_id)
         runs.setdefault(run_id, (run, []))[1].append(node)

@@ -167,7 +167,9 @@ def test_batch_with_one_bad_report_stores_nothing(ingest: Any) -> None:
 def test_problems_found_after_the_schema_are_all_listed_at_their_paths(ingest: Any) -> None:
     """Repeated attempts and artifact keys, and NaN or Infinity inside payloads (Python's
     parser takes them, JSON has no such numbers): every one named, nothing stored."""
-    bad = make_report("b1", artifacts=[{"key": "a"}, {"key": "a"}, {"key": "a"}])
+    bad = make_report(
+        "b1", artifacts=[{"key": "a", "data": "NAN_HERE"}, {"key": "a"}, {"key": "a"}]
+    )
     bad["nodeExecutions"] += [
         {"nodeId": "fetch", "status": "success", "attempt": 1},
         {"nodeId": "parse", "status": "success", "attempt": 1},
@@ -185,6 +187,7 @@ def test_problems_found_after_the_schema_are_all_listed_at_their_paths(ingest: A
         "[1].artifacts[2].key",
         "[1].metadata",
         "[1].nodeExecutions[0].output",
+        "[1].artifacts[0].data",
     ]
     assert "NaN and Infinity" in body["details"][-1]["message"]
     assert queries.count_runs() == 0
@@ -193,11 +196,13 @@ def test_problems_found_after_the_schema_are_all_listed_at_their_paths(ingest: A
 def test_nan_in_streamed_nodes_and_logs_is_named_at_its_field(ingest: Any) -> None:
     assert post_json(ingest.url, "/api/executions", make_report("r", status="running"))[0] == 201
     nodes = '[{"nodeId": "a", "status": "success", "input": 1}, ' + (
-        '{"nodeId": "b", "status": "success", "input": [NaN], "llm": {"response": Infinity}}]'
+        '{"nodeId": "b", "status": "success", "input": [NaN], '
+        '"llm": {"prompt": [{"content": NaN}], "response": Infinity}}]'
     )
     status, body, _ = post_json(ingest.url, "/api/executions/r/nodes", nodes)
     assert status == 400
-    assert [d["path"] for d in body["details"]] == ["[1].input", "[1].llm.response"]
+    paths = [d["path"] for d in body["details"]]
+    assert paths == ["[1].input", "[1].llm.prompt", "[1].llm.response"]
     logs = '[{"message": "x", "data": NaN}, {"message": "y"}, {"message": "z", "data": [NaN]}]'
     status, body, _ = post_json(ingest.url, "/api/executions/r/logs", logs)
     assert status == 400
