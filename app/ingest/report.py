@@ -7,6 +7,7 @@ Unknown fields are ignored so newer reporters can talk to an older Hindsight.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -491,6 +492,15 @@ def _payload_problems(report: ExecutionReport) -> list[dict[str, str]]:
     return [problem for path, value in fields if (problem := _non_finite(path, value))]
 
 
+def unstorable_payloads(
+    payloads: Iterable[tuple[str, Any]], where: str, error: ValueError
+) -> list[dict[str, str]]:
+    """The payloads (path, value) that made a conversion fail, each at its path; when none
+    of them is to blame, the error itself at `where`, so that nothing is dropped unsaid."""
+    found = [problem for path, value in payloads if (problem := _non_finite(path, value))]
+    return found or [{"path": where, "message": str(error)}]
+
+
 def _node_payloads(node: NodeExecutionReport, prefix: str) -> list[tuple[str, Any]]:
     fields = [(prefix + name, getattr(node, name)) for name in ("input", "output", "metrics")]
     if node.llm is not None:
@@ -540,12 +550,8 @@ def decode_nodes(body: bytes) -> list[NodeRecord]:
             records.append(_node_record(node, node.attempt or 1))
         except ValueError as exc:  # NaN or Infinity inside a payload
             prefix = f"[{index}]." if is_batch(body) else ""
-            found = [
-                problem
-                for path, value in _node_payloads(node, prefix)
-                if (problem := _non_finite(path, value))
-            ]
-            problems += found or [{"path": prefix.rstrip(".") or "$", "message": str(exc)}]
+            where = prefix.rstrip(".") or "$"
+            problems += unstorable_payloads(_node_payloads(node, prefix), where, exc)
     if problems:
         raise ReportError("invalid node execution", problems)
     return records

@@ -23,11 +23,11 @@ from app.ingest.report import (
     _dumps,
     _json_or_none,
     _millis,
-    _non_finite,
     _parsed_prompt,
     _report_error,
     _ReportModel,
     is_batch,
+    unstorable_payloads,
 )
 from app.store.records import LlmRecord, NodeRecord
 from app.store.status import Status
@@ -136,8 +136,7 @@ def decode_steps(body: bytes) -> tuple[list[tuple[StepRun, list[NodeRecord]]], l
             node = _node(step)
         except ValueError as exc:  # NaN or Infinity in the prompt or the result
             payloads = ((f"{prefix}prompt", step.prompt), (f"{prefix}result", step.result))
-            found = [problem for path, value in payloads if (problem := _non_finite(path, value))]
-            problems += found or [{"path": prefix.rstrip(".") or "$", "message": str(exc)}]
+            problems += unstorable_payloads(payloads, prefix.rstrip(".") or "$", exc)
             continue
         run = StepRun(id=run_id, workflow_id=step.workflow_id, project_id=step.project_id)
         runs.setdefault(run_id, (run, []))[1].append(node)
