@@ -50,7 +50,12 @@ class GroupStore(Protocol):
 
     def warm_up(self) -> None: ...  # on the writer thread, first
 
-    def commit(self, tasks: Sequence[Task]) -> list[Outcome]: ...
+    # How many groups may be sent before the oldest one's outcomes are received.
+    depth: int
+
+    def send(self, tasks: Sequence[Task]) -> Any: ...  # a ticket for `receive`
+
+    def receive(self, ticket: Any) -> list[Outcome]: ...  # once committed, in sending order
 
     def idle_timeout(self) -> float | None: ...
 
@@ -94,11 +99,19 @@ class ReportWriter:
         self._stopped = threading.Event()
         self._held: _Job | None = None  # taken from the queue but beyond the last group's limits
         self._store: GroupStore = store if store is not None else StoreWorker()
+        # Groups sent to the store and not yet answered, oldest first, for the answering
+        # thread; at most `depth` of them (a free slot is taken before a group is formed).
+        self._in_flight: queue.SimpleQueue[tuple[list[_Job], Any] | None] = queue.SimpleQueue()
+        self._slots = threading.Semaphore(self._store.depth)
+        self._answering = threading.Thread(
+            target=self._answer, name="hindsight-writer-answers", daemon=True
+        )
 
     def start(self) -> None:
         """Open the store (a writer process starts here, and a failure raises here), then
         start the writer thread."""
         self._store.open()
+        self._answering.start()
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -149,17 +162,36 @@ class ReportWriter:
             raise job.error
 
     def _run(self) -> None:
+        """Form groups and send them to the store. A writer process takes the next group
+        while it commits one (depth 2), so that group is packed and on its way meanwhile and
+        the process does not wait for this one between transactions."""
         try:
             self._store.warm_up()
             while True:
+                self._slots.acquire()
                 group, stop_after = self._next_group()
                 if group:
-                    self._commit(group)
+                    self._send(group)
+                else:
+                    self._slots.release()
                 if stop_after:
                     return
         finally:
+            self._in_flight.put(None)  # the answering thread ends after what was sent
+            self._answering.join()
             self._fail_pending(WriterStopped("the receiver shut down before the write"))
             self._store.close()
+
+    def _answer(self) -> None:
+        """Release each group's requests once the store has answered for it, in order."""
+        while (item := self._in_flight.get()) is not None:
+            group, ticket = item
+            try:
+                outcomes = self._store.receive(ticket)
+            except Exception as exc:  # the writer process stopped, say: nothing known stored
+                outcomes = [Outcome(error=exc) for _ in group]
+            self._release(group, outcomes)
+            self._slots.release()
 
     def _next_group(self) -> tuple[list[_Job], bool]:
         """The jobs for one transaction: whatever is waiting, up to the limits on reports and
@@ -198,11 +230,16 @@ class ReportWriter:
                 self._store.on_idle()
         return self._queue.get()
 
-    def _commit(self, group: list[_Job]) -> None:
+    def _send(self, group: list[_Job]) -> None:
         try:
-            outcomes = self._store.commit([job.task for job in group])
-        except Exception as exc:  # the writer process stopped, say: nothing is known stored
-            outcomes = [Outcome(error=exc) for _ in group]
+            ticket = self._store.send([job.task for job in group])
+        except Exception as exc:  # the writer process cannot start, say: nothing is stored
+            self._release(group, [Outcome(error=exc) for _ in group])
+            self._slots.release()
+        else:
+            self._in_flight.put((group, ticket))
+
+    def _release(self, group: list[_Job], outcomes: list[Outcome]) -> None:
         for job, outcome in zip(group, outcomes, strict=True):
             job.error = outcome.error
             job.done.set()

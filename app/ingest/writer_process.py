@@ -3,12 +3,14 @@
 Python runs one thread at a time per process. In one process the request threads (HTTP,
 decoding, validation) and the writer (packing rows, inserting, indexing) take turns on one
 core however many the machine has; measured, the writer's share was a third of the
-receiver's CPU. Here the writer thread only hands each group of records over a pipe and
-waits for the outcome; packing, inserting and indexing run in the child on another core.
-Durability is unchanged: the child answers after the group's transaction has committed, and
-the writer thread releases the waiting requests only then.
+receiver's CPU. Here the writer thread only hands each group of records over a pipe, and
+its answering thread waits for the outcome; packing, inserting and indexing run in the
+child on another core. The next group is sent while the child commits one, so the child
+does not sit idle while a group is pickled and sent (batches of 50: ~1,900 -> ~2,250
+runs/s on 2 cores). Durability is unchanged: the child answers after the group's
+transaction has committed, and the requests waiting for it are released only then.
 
-If the child dies, the group it held fails with WriterBusy (the clients get 503 and retry;
+If the child dies, the groups it held fail with WriterBusy (the clients get 503 and retry;
 a replayed report replaces its run), and the next group starts a new child.
 """
 
@@ -18,7 +20,9 @@ import contextlib
 import logging
 import multiprocessing
 import pickle
+import queue
 import signal
+import threading
 from collections.abc import Iterator, Sequence
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -53,13 +57,24 @@ class DatabaseTrouble(OperationalError):
 
 
 class ProcessStore:
-    """The parent's side: one child process, one pipe, one group at a time."""
+    """The parent's side: one child process, a pipe each way, up to two groups in flight.
+
+    The child commits one group while the next is already on its way (`depth`), so the
+    packing and sending of a group here overlaps the child's work on the one before. The
+    writer thread sends and its answering thread receives; `_lock` keeps them to one child.
+    """
+
+    depth = 2
 
     def __init__(self, target: DatabaseTarget) -> None:
         self._target = target
         self._process: BaseProcess | None = None
-        self._pipe: Connection | None = None
+        self._requests: Connection | None = None  # groups to the child
+        self._answers: Connection | None = None  # outcomes from it, in the same order
+        self._unanswered = 0
+        self._generation = 0  # which child a ticket was sent to
         self._stopping = False
+        self._lock = threading.Lock()
 
     @property
     def pid(self) -> int | None:
@@ -72,23 +87,31 @@ class ProcessStore:
             raise StoreError("the receiver is shutting down")
         context = multiprocessing.get_context("spawn")  # no fork of a threaded process
         try:
-            pipe, child_end = context.Pipe()
+            requests_in, requests = context.Pipe(duplex=False)
+            answers, answers_out = context.Pipe(duplex=False)
         except OSError as exc:  # out of file descriptors, say
             raise StoreError(f"cannot start the store process: {exc}") from exc
         process = context.Process(
-            target=child_main, args=(child_end, self._target), name="hindsight-store", daemon=True
+            target=child_main,
+            args=(requests_in, answers_out, self._target),
+            name="hindsight-store",
+            daemon=True,
         )
         try:
             with _stop_signals_blocked():  # the child ignores them once it can (child_main)
                 process.start()
         except OSError as exc:
-            pipe.close()
+            for end in (requests_in, requests, answers, answers_out):
+                end.close()
             raise StoreError(f"cannot start the store process: {exc}") from exc
         finally:
-            child_end.close()  # so the child's exit is seen as end of file here
-        self._process, self._pipe = process, pipe
+            # So that the child's exit is seen here as end of file, and ours there.
+            requests_in.close()
+            answers_out.close()
+        self._process, self._requests, self._answers = process, requests, answers
+        self._generation += 1
         try:
-            answer = pipe.recv() if pipe.poll(START_TIMEOUT_S) else "it did not start in time"
+            answer = answers.recv() if answers.poll(START_TIMEOUT_S) else "it did not start in time"
         except EOFError:
             answer = "it exited while starting"
         if answer != _READY:
@@ -104,28 +127,50 @@ class ProcessStore:
     def on_idle(self) -> None:
         """Never called: idle_timeout is None."""
 
-    def commit(self, tasks: Sequence[Task]) -> list[Outcome]:
-        if self._pipe is not None and self._pipe.poll(0):
-            # The child never speaks unasked: readable now means it is gone (end of file),
-            # died while idle. Nothing of this group was sent: start another child for it.
-            log.warning("the store process stopped while idle; starting another")
-            self._discard()
-        if self._pipe is None:
-            try:
-                self.open()
-            except StoreError as exc:
-                raise WriterBusy(str(exc)) from None
-        assert self._pipe is not None
+    def send(self, tasks: Sequence[Task]) -> int:
+        """Send a group to the child; the ticket names the child it went to."""
         payload = pickle.dumps(list(tasks), protocol=pickle.HIGHEST_PROTOCOL)  # may fail: unsent
+        with self._lock:
+            if self._answers is not None and self._unanswered == 0 and self._answers.poll(0):
+                # The child never speaks unasked: readable now means it is gone (end of
+                # file), died while idle. Nothing of this group was sent: start another.
+                log.warning("the store process stopped while idle; starting another")
+                self._discard()
+            if self._requests is None:
+                try:
+                    self.open()
+                except StoreError as exc:
+                    raise WriterBusy(str(exc)) from None
+            assert self._requests is not None
+            try:
+                # Never blocks for long: the child takes each group off the pipe at once.
+                self._requests.send_bytes(payload)
+            except OSError:
+                log.warning("the store process stopped before it took %d jobs", len(tasks))
+                self._discard()
+                raise WriterBusy("the store process stopped before it took the write") from None
+            self._unanswered += 1
+            return self._generation
+
+    def receive(self, ticket: int) -> list[Outcome]:
+        """The outcomes of the oldest group sent, once the child has committed it."""
+        with self._lock:
+            answers = self._answers if ticket == self._generation else None
+        if answers is None:
+            raise WriterBusy("the store process stopped before it answered")
         try:
-            self._pipe.send_bytes(payload)
-            outcomes: list[Outcome] = self._pipe.recv()
+            outcomes: list[Outcome] = answers.recv()
         except (EOFError, OSError):
             # It may have committed before dying; the clients retry, and a replayed report
             # replaces its run.
-            log.warning("the store process stopped during a write of %d jobs", len(tasks))
-            self._discard()
+            log.warning("the store process stopped during a write")
+            with self._lock:
+                if ticket == self._generation:
+                    self._discard()
             raise WriterBusy("the store process stopped before it answered") from None
+        with self._lock:
+            if ticket == self._generation:  # else counted out when that child was discarded
+                self._unanswered -= 1
         return outcomes
 
     def stopping(self) -> None:
@@ -140,9 +185,9 @@ class ProcessStore:
 
     def close(self) -> None:
         """Let the child finish and close the database, then reap it."""
-        if self._pipe is not None:
+        if self._requests is not None:
             with contextlib.suppress(OSError):
-                self._pipe.send(None)
+                self._requests.send(None)
         if self._process is not None:
             self._process.join(STOP_TIMEOUT_S)
         self._discard()
@@ -151,9 +196,12 @@ class ProcessStore:
         if self._process is not None and self._process.is_alive():
             self._process.kill()
             self._process.join(5)
-        if self._pipe is not None:
-            self._pipe.close()
-        self._process, self._pipe = None, None
+        for end in (self._requests, self._answers):
+            if end is not None:
+                end.close()
+        self._process, self._requests, self._answers = None, None, None
+        self._unanswered = 0
+        self._generation += 1  # tickets of the child that is gone answer WriterBusy
 
 
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
@@ -174,7 +222,7 @@ def _stop_signals_blocked() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def child_main(pipe: Connection, target: DatabaseTarget) -> None:
+def child_main(requests: Connection, answers: Connection, target: DatabaseTarget) -> None:
     """The writer process: open the database, then commit each group it is sent and answer
     with the outcomes; index stored text whenever nothing arrives."""
     # Ctrl-C in a terminal, and a service manager stopping the group, signal every process;
@@ -187,25 +235,41 @@ def child_main(pipe: Connection, target: DatabaseTarget) -> None:
     try:
         open_database(target)
     except Exception as exc:
-        pipe.send(str(exc))
+        answers.send(str(exc))
         return
     worker = StoreWorker()
     worker.warm_up()
-    pipe.send(_READY)
+    # A thread takes each group off the pipe as soon as it is sent, so the parent never
+    # blocks sending the next group while this one answers the last (each could be waiting
+    # for the other to read once an answer outgrows the pipe's buffer).
+    inbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+    threading.Thread(target=_take_groups, args=(requests, inbox), daemon=True).start()
+    answers.send(_READY)
     try:
         while True:
             timeout = worker.idle_timeout()
-            if timeout is not None and not pipe.poll(timeout):
+            try:
+                message = inbox.get(timeout=timeout)
+            except queue.Empty:
                 worker.on_idle()
                 continue
-            tasks = pipe.recv()
+            tasks = None if message is None else pickle.loads(message)
             if tasks is None:
                 return
-            pipe.send([_portable(outcome) for outcome in worker.commit(tasks)])
+            answers.send([_portable(outcome) for outcome in worker.commit(tasks)])
     except (EOFError, OSError):
         return  # the parent is gone
     finally:
         worker.close()
+
+
+def _take_groups(requests: Connection, inbox: queue.SimpleQueue[bytes | None]) -> None:
+    """Move what the parent sends into `inbox`; None once the parent is gone."""
+    try:
+        while True:
+            inbox.put(requests.recv_bytes())
+    except (EOFError, OSError):
+        inbox.put(None)
 
 
 def _portable(outcome: Outcome) -> Outcome:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 
-from app.ingest.store_worker import Task
-from app.ingest.writer import MAX_GROUP_BYTES, MAX_GROUP_RUNS, ReportWriter, _Job
+from app.ingest.store_worker import Outcome, Task
+from app.ingest.writer import MAX_GROUP_BYTES, MAX_GROUP_RUNS, ReportWriter, WriterBusy, _Job
 from app.store import queries
 from app.store.records import RunRecord
 from app.store.status import Status
+from tests.conftest import wait_until
 
 
 def _records(count: int, prefix: str = "r") -> list[RunRecord]:
@@ -72,3 +75,60 @@ def test_every_queued_report_commits_group_by_group_then_the_writer_stops(
     assert all(job.done.is_set() and job.error is None for job in jobs)
     assert [len(ids) for ids in committed] == [MAX_GROUP_RUNS, 3]
     assert queries.count_runs() == MAX_GROUP_RUNS + 3
+
+
+class _PipelinedStore:
+    """A depth-2 store that logs its calls; the first group is answered only once the
+    second has been sent."""
+
+    depth = 2
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, list[str]]] = []
+        self.second_sent = threading.Event()
+
+    def send(self, tasks: Sequence[Task]) -> list[str]:
+        ids = [record.id for task in tasks for record in task.records or ()]
+        self.calls.append(("send", ids))
+        if len(self.calls) > 1:
+            self.second_sent.set()
+        return ids
+
+    def receive(self, ticket: list[str]) -> list[Outcome]:
+        if not self.second_sent.wait(10):
+            return [Outcome(error=WriterBusy("the second group never came")) for _ in ticket]
+        self.calls.append(("receive", ticket))
+        return [Outcome(changed=[run_id]) for run_id in ticket]
+
+    def open(self) -> None: ...
+    def warm_up(self) -> None: ...
+    def idle_timeout(self) -> float | None:
+        return None
+
+    def on_idle(self) -> None: ...
+    def stopping(self) -> None: ...
+    def abandon(self) -> None: ...
+    def close(self) -> None: ...
+
+
+def test_a_pipelined_store_gets_the_next_group_before_the_last_is_answered() -> None:
+    store = _PipelinedStore()
+    committed: list[str] = []
+    writer = ReportWriter(on_committed=committed.extend, store=store)
+    writer.start()
+    try:
+        first = threading.Thread(target=writer.write, args=(_records(1, "a"),))
+        first.start()
+        assert wait_until(lambda: store.calls == [("send", ["a0"])])
+        # Arrives while the first group is unanswered: sent at once, not after it.
+        writer.write(_records(1, "b"))
+        first.join(10)
+    finally:
+        writer.stop()
+    assert store.calls == [
+        ("send", ["a0"]),
+        ("send", ["b0"]),
+        ("receive", ["a0"]),
+        ("receive", ["b0"]),
+    ]
+    assert committed == ["a0", "b0"]

@@ -8,6 +8,7 @@ import pickle
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -45,12 +46,18 @@ def _child_pid(service: IngestService) -> int:
 
 
 def _gone(pid: int) -> bool:
-    """Exited (a zombie until its parent reaps it counts as exited)."""
+    """Exited, every thread of it (a zombie until its parent reaps it counts as exited).
+    The main thread turns zombie before the others have ended and let go of the files they
+    share, the pipes to the receiver among them."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        threads = os.listdir(f"/proc/{pid}/task")
+        states = [
+            Path(f"/proc/{pid}/task/{thread}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            for thread in threads
+        ]
     except FileNotFoundError:
         return True
-    return state in ("Z", "X")
+    return all(state in ("Z", "X") for state in states)
 
 
 def test_reports_nodes_logs_and_steps_are_stored_by_the_child(served: IngestService) -> None:
@@ -108,6 +115,46 @@ def test_a_child_that_dies_during_a_write_is_a_retry_then_a_new_child_stores(
     assert _gone(first)
     assert post_json(served.url, "/api/executions", make_report("next"))[0] == 201
     assert [run.id for run in queries.list_runs()] == ["next"]
+
+
+def test_a_child_that_dies_with_two_groups_in_flight_fails_both_and_stores_neither(
+    served: IngestService, tmp_path: Path
+) -> None:
+    store = served.writer._store
+    assert isinstance(store, ProcessStore)
+    first = _child_pid(served)
+    started = tmp_path / "started"
+    outcomes: dict[str, object] = {}
+
+    def hold() -> None:
+        try:
+            served.writer.apply(partial(_hold, started))
+        except WriterBusy as busy:
+            outcomes["held"] = busy
+
+    def post() -> None:
+        outcomes["posted"] = post_json(served.url, "/api/executions", make_report("queued"))[0]
+
+    threads = [threading.Thread(target=hold), threading.Thread(target=post)]
+    threads[0].start()
+    assert wait_until(started.exists)  # the child is inside the first group
+    threads[1].start()
+    assert wait_until(lambda: store._unanswered == 2)  # the second is sent, not answered
+    os.kill(first, signal.SIGKILL)
+    for thread in threads:
+        thread.join(10)
+    assert isinstance(outcomes["held"], WriterBusy)
+    assert outcomes["posted"] == 503  # a retry, never a 2xx for a report not stored
+    assert post_json(served.url, "/api/executions", make_report("next"))[0] == 201
+    assert _child_pid(served) != first
+    assert [run.id for run in queries.list_runs()] == ["next"]
+
+
+def _hold(started: Path) -> list[str]:
+    """Runs in the child: says it has started, then holds its transaction until killed."""
+    started.touch()
+    threading.Event().wait(30)
+    return []
 
 
 def test_a_new_child_that_cannot_open_the_database_is_503_until_it_can(
