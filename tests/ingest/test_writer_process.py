@@ -10,18 +10,22 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
 import pytest
 
 from app.ingest.service import IngestService
+from app.ingest.store_worker import Task
 from app.ingest.writer import WriterBusy
 from app.ingest.writer_process import DatabaseTrouble, ProcessStore
 from app.store import queries
 from app.store.connection import StoreError
 from app.store.failures import Trouble, classify
 from app.store.models import db
+from app.store.records import ArtifactRecord, LlmRecord, LogRecord, NodeRecord, RunRecord
+from app.store.status import Status
 from app.store.streaming import RunNotFound
 from tests.conftest import make_report, post_json, wait_until
 from tests.ingest.test_database_trouble import write_lock_held
@@ -207,6 +211,40 @@ def test_a_child_that_cannot_open_the_database_fails_the_start(tmp_path: Path) -
     service = IngestService("127.0.0.1", 0, store_process=tmp_path)  # a folder, not a file
     with pytest.raises(StoreError, match="store process could not open the database"):
         service.start()
+
+
+def test_reports_cross_to_the_child_whole_as_messagepack_or_else_by_pickle() -> None:
+    full = RunRecord(
+        id="r-1",
+        workflow_id="wf",
+        status=Status.ERROR,
+        started_at=1_700_000_000_000,
+        completed_at=1_700_000_000_500,
+        params_json='{"a":1}',
+        tags=(("team", "data"),),
+        nodes=(
+            NodeRecord(node_id="n", status=Status.SUCCESS, group=-(2**63)),
+            NodeRecord(
+                node_id="llm",
+                status=Status.ERROR,
+                llm=LlmRecord(model="m", prompt_tokens=3, cost_usd=0.25),
+            ),
+        ),
+        logs=(LogRecord(sequence=0, level="warn", message="é", data_json="null"),),
+        artifacts=(ArtifactRecord(key="k", data_json="[1]"),),
+    )
+    task = Task(records=[full])
+    assert b"_records_task" in pickle.dumps(task)  # the MessagePack way
+    assert pickle.loads(pickle.dumps(task)) == task
+    for odd in (replace(full, id="\ud800"), replace(full, exit_code=2**70)):
+        task = Task(records=[odd])
+        assert b"_records_task" not in pickle.dumps(task)
+        assert pickle.loads(pickle.dumps(task)) == task
+    change = pickle.loads(
+        pickle.dumps(Task(change=partial(_pragma, "x"), outside_transaction=True))
+    )
+    assert isinstance(change.change, partial) and change.change.args == ("x",)
+    assert change.records is None and change.outside_transaction
 
 
 def test_errors_keep_what_the_receiver_reads_from_them_across_processes() -> None:
