@@ -16,6 +16,7 @@ import http.client
 import json
 import os
 import random
+import shlex
 import tempfile
 import time
 from collections.abc import Callable
@@ -41,10 +42,14 @@ class DemoResult:
     failed: int
     url: str
     via_receiver: bool  # False: stored straight into `db_path`
+    # Where they were stored: the database given, or the one the receiver names (None: an
+    # older receiver that does not say).
     db_path: Path | str | None
     confirmed: int  # runs the receiver or the database holds afterwards
 
-    def describe(self) -> str:
+    def describe(self, default_db: Path | str | None = None) -> str:
+        """`default_db`: the database `hindsight runs` reads without --db; the hint names
+        the receiver's when it is another one."""
         what = f"{self.runs} sample runs of 3 workflows ({self.failed} failed)"
         hint = "Try: hindsight runs show --last --workflow invoice-triage"
         if self.via_receiver:
@@ -53,11 +58,23 @@ class DemoResult:
                 if self.confirmed == self.runs
                 else f" It has stored {self.confirmed} so far; the rest wait in the spool folder."
             )
-            return f"Sent {what} to the receiver at {self.url}.{stored}\n{hint}"
+            where = f", which stores them in {self.db_path}" if self.db_path else ""
+            named = str(self.db_path or "")
+            if named and "***" not in named and not _same_database(named, default_db):
+                hint += f" --db {shlex.quote(named)}"
+            return f"Sent {what} to the receiver at {self.url}{where}.{stored}\n{hint}"
         return (
             f"No receiver answered at {self.url}, so {what} went straight into "
-            f"{self.db_path}.\n{hint} --db {self.db_path}"
+            f"{self.db_path}.\n{hint} --db {shlex.quote(str(self.db_path))}"
         )
+
+
+def _same_database(named: str, other: Path | str | None) -> bool:
+    if other is None:
+        return False
+    if "://" in named or "://" in str(other):
+        return named == str(other)
+    return Path(named).expanduser().resolve() == Path(other).expanduser().resolve()
 
 
 @dataclass(frozen=True)
@@ -181,13 +198,14 @@ class TokenRefused(Exception):
     """The receiver answers but refuses the token this machine's reporter sends."""
 
 
-def receiver_answers(url: str, token: str | None = None, timeout: float = 1.0) -> bool:
-    """Whether a Hindsight receiver is listening at `url` (GET /api/health, sending `token`
-    as the reporter will); TokenRefused when it answers 401 to that token, which it would
-    answer to every report too (a wrong token is refused even on loopback)."""
+def receiver_health(url: str, token: str | None = None, timeout: float = 1.0) -> dict[str, Any]:
+    """What the Hindsight receiver listening at `url` says of itself (GET /api/health,
+    sending `token` as the reporter will), or {} when none answers; TokenRefused when it
+    answers 401 to that token, which it would answer to every report too (a wrong token is
+    refused even on loopback)."""
     parts = urlsplit(url)
     if parts.scheme != "http" or not parts.hostname:
-        return False
+        return {}
     connection = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
@@ -200,9 +218,10 @@ def receiver_answers(url: str, token: str | None = None, timeout: float = 1.0) -
                 "receiver's token file, or choose another receiver with --url."
             )
         body = json.loads(response.read() or b"{}")
-        return response.status == 200 and body.get("status") == "ok"
+        healthy = response.status == 200 and body.get("status") == "ok"
+        return body if healthy else {}
     except (OSError, http.client.HTTPException, ValueError, AttributeError):
-        return False
+        return {}
     finally:
         connection.close()
 
@@ -266,14 +285,23 @@ def run_demo(
     timeline = flows.Timeline()
     failed = sum(run.fail for run in planned)
     # The token the reporter will send (HINDSIGHT_TOKEN or the token file).
-    if receiver_answers(target, token=_default_token()):
+    health = receiver_health(target, token=_default_token())
+    if health:
         reporter = _DemoReporter(target, timeline, spool_dir=None)
         try:
             run_ids = _record(reporter, planned, timeline, rng)
         finally:
             reporter.close(timeout=15)
         confirmed = _stored_on_receiver(target, run_ids)
-        return DemoResult(len(run_ids), failed, target, True, None, confirmed)
+        database = health.get("database")
+        return DemoResult(
+            len(run_ids),
+            failed,
+            target,
+            True,
+            database if isinstance(database, str) else None,
+            confirmed,
+        )
     if db_path is None:
         raise ValueError(f"no receiver answers at {target} and no database was given")
     with tempfile.TemporaryDirectory(prefix="hindsight-demo-") as unused_spool:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
 from app.commands.errors import CommandFailed
-from app.config import Settings
+from app.config import ConfigError, Settings, resolve_settings
 from app.demo import URL_ENV, TokenRefused, run_demo
 from app.store.connection import StoreError
 
@@ -18,5 +19,9 @@ def run_demo_command(args: argparse.Namespace, settings: Settings) -> int:
         result = run_demo(url=url, db_path=settings.db_path)
     except (StoreError, TokenRefused) as error:
         raise CommandFailed(str(error)) from None
-    print(result.describe())
+    try:
+        default_db: Path | str | None = resolve_settings().db_path  # `hindsight runs` without --db
+    except ConfigError:
+        default_db = None
+    print(result.describe(default_db))
     return 0

@@ -49,6 +49,8 @@ class ErrorBody(_Out):
 class Health(_Out):
     status: str
     version: str
+    # Where this receiver stores reports: a file path, or a URL without its password.
+    database: str | None = None
 
 
 class Created(_Out):

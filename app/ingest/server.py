@@ -25,6 +25,7 @@ from peewee import OperationalError
 from pydantic_core import to_json
 
 from app import __version__
+from app.config import describe_database
 from app.ingest import read_api
 from app.ingest.admission import MAX_BYTES_IN_FLIGHT, Admission
 from app.ingest.auth import allowed_hosts, is_loopback
@@ -34,6 +35,7 @@ from app.ingest.openapi import openapi_document
 from app.ingest.report import ReportError, decode_logs, decode_nodes, decode_reports, is_batch
 from app.ingest.steps import decode_steps
 from app.ingest.writer import ReportWriter, WriterBusy, WriterStopped
+from app.store.connection import opened_target
 from app.store.failures import Trouble, classify
 from app.store.models import db
 from app.store.records import NodeRecord, RunRecord
@@ -332,7 +334,9 @@ class _Handler(LeanRequestHandler):
 
     # -- endpoints --------------------------------------------------------------------
     def _health(self, params: dict[str, str]) -> tuple[HTTPStatus, dict[str, Any]]:
-        return HTTPStatus.OK, {"status": "ok", "version": __version__}
+        target = opened_target()
+        where = {"database": describe_database(target)} if target is not None else {}
+        return HTTPStatus.OK, {"status": "ok", "version": __version__, **where}
 
     def _openapi(self, params: dict[str, str]) -> tuple[HTTPStatus, dict[str, Any]]:
         return HTTPStatus.OK, openapi_document()

@@ -91,9 +91,23 @@ def open_database(target: DatabaseTarget, progress: ProgressCallback | None = No
     An upgrade of a big history can take minutes: `progress(message, done, total)` is then
     called on this thread at least every half second (never when no upgrade is needed).
     """
+    global _opened
     if is_postgres_url(target):
-        return _open_postgres(str(target), progress)
-    return _open_sqlite(Path(target), progress)
+        database: Database = _open_postgres(str(target), progress)
+        _opened = str(target)
+    else:
+        database = _open_sqlite(Path(target), progress)
+        _opened = Path(target).expanduser().resolve()
+    return database
+
+
+_opened: DatabaseTarget | None = None
+
+
+def opened_target() -> DatabaseTarget | None:
+    """The database the models were last bound to by `open_database` (a resolved path or
+    the URL as given), for telling people where reports go."""
+    return _opened
 
 
 def _open_sqlite(path: Path, progress: ProgressCallback | None = None) -> SqliteDatabase:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import shlex
 import socket
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from app.demo import run_demo
+from app.config import describe_database
+from app.demo import DemoResult, run_demo
 from app.store import queries
 from app.store.filters import RunFilter
 from app.store.status import Status
@@ -103,15 +106,19 @@ def test_without_a_receiver_the_runs_go_straight_into_the_database(
 
 
 def test_with_a_receiver_the_reporter_sends_them_there(
-    hindsight: Hindsight, ingest: Any, tmp_path: Path
+    hindsight: Hindsight, ingest: Any, tmp_path: Path, database: Path | str
 ) -> None:
     elsewhere = tmp_path / "not-used.db"
     result = hindsight("demo", "--db", str(elsewhere), env={"HINDSIGHT_URL": ingest.url})
     assert result.returncode == 0, result.stderr
-    first_line = result.stdout.splitlines()[0]
+    first_line, hint = result.stdout.splitlines()[:2]
+    where = str(database.resolve()) if isinstance(database, Path) else describe_database(database)
     assert first_line.startswith("Sent ") and first_line.endswith(
-        f"to the receiver at {ingest.url}."
+        f"to the receiver at {ingest.url}, which stores them in {where}."
     )
+    # `hindsight runs` reads another database by default: the hint names the receiver's.
+    if isinstance(database, Path):
+        assert hint.endswith(f"invoice-triage --db {shlex.quote(where)}")
     runs = int(first_line.split()[1])
     _check_sample_history(runs)
     assert not elsewhere.exists()
@@ -129,6 +136,17 @@ def test_one_command_tells_what_failed_in_the_last_run(
     assert "status     ERROR" in result.stdout
     assert "Failed node: Parse total (parse)" in result.stdout
     assert "ValueError: could not convert string to float: '1 249,00'" in result.stdout
+
+
+def test_the_hint_names_the_receivers_database_only_when_runs_would_read_another() -> None:
+    sent = DemoResult(30, 3, "http://127.0.0.1:7341", True, "/data/team.db", 30)
+    assert sent.describe("/data/team.db").endswith("--workflow invoice-triage")
+    assert sent.describe("/home/me/history.db").endswith("invoice-triage --db /data/team.db")
+    secret = replace(sent, db_path="postgresql://me:***@db.example/hindsight")
+    assert "--db" not in secret.describe("/home/me/history.db")  # no password to give it
+    assert "stores them in postgresql://me:***@db.example/hindsight." in secret.describe(None)
+    older = replace(sent, db_path=None)  # a receiver that does not name its database
+    assert older.describe(None).splitlines()[0].endswith("at http://127.0.0.1:7341.")
 
 
 def test_the_function_reports_where_the_runs_went(database: Path) -> None:

@@ -11,15 +11,17 @@ from typing import Any
 import pytest
 
 from app import __version__
+from app.config import describe_database
 from app.ingest.server import Receiver
 from app.ingest.writer import ReportWriter
 from app.store import queries
 from tests.conftest import make_report, post_json
 
 
-def test_health(ingest: Any) -> None:
+def test_health_says_which_database_reports_go_to(ingest: Any, database: Path | str) -> None:
     status, body, _ = post_json(ingest.url, "/api/health", b"", method="GET")
-    assert status == 200 and body == {"status": "ok", "version": __version__}
+    where = str(database.resolve()) if isinstance(database, Path) else describe_database(database)
+    assert status == 200 and body == {"status": "ok", "version": __version__, "database": where}
 
 
 def test_valid_report_is_stored_before_201(ingest: Any) -> None:
