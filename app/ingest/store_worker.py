@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -65,7 +66,14 @@ _RECORDS_IN = msgspec.msgpack.Decoder(list[RunRecord])
 
 
 def _records_task(packed: bytes) -> Task:
-    return Task(records=_RECORDS_IN.decode(packed))
+    try:
+        return Task(records=_RECORDS_IN.decode(packed))
+    except msgspec.DecodeError as exc:  # a value its field does not take: fail this job only
+        return Task(change=partial(_unreadable, str(exc)))
+
+
+def _unreadable(reason: str) -> Sequence[str]:
+    raise ValueError(f"the store process could not read the reports: {reason}")
 
 
 @dataclass

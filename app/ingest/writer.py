@@ -187,11 +187,19 @@ class ReportWriter:
         while (item := self._in_flight.get()) is not None:
             group, ticket = item
             try:
-                outcomes = self._store.receive(ticket)
-            except Exception as exc:  # the writer process stopped, say: nothing known stored
-                outcomes = [Outcome(error=exc) for _ in group]
-            self._release(group, outcomes)
-            self._slots.release()
+                try:
+                    outcomes = self._store.receive(ticket)
+                except Exception as exc:  # the writer process stopped, say: nothing known stored
+                    outcomes = [Outcome(error=exc) for _ in group]
+                self._release(group, outcomes)
+            except Exception:  # never leave a request waiting, nor the writer without a slot
+                log.exception("answering a group of writes failed")
+                for job in group:
+                    if not job.done.is_set():
+                        job.error = WriterBusy("the write's outcome was lost; retry")
+                        job.done.set()
+            finally:
+                self._slots.release()
 
     def _next_group(self) -> tuple[list[_Job], bool]:
         """The jobs for one transaction: whatever is waiting, up to the limits on reports and

@@ -154,16 +154,19 @@ class ProcessStore:
 
     def receive(self, ticket: int) -> list[Outcome]:
         """The outcomes of the oldest group sent, once the child has committed it."""
+        if ticket != self._generation:  # without waiting for a new child to start
+            raise WriterBusy("the store process stopped before it answered")
         with self._lock:
             answers = self._answers if ticket == self._generation else None
         if answers is None:
             raise WriterBusy("the store process stopped before it answered")
         try:
             outcomes: list[Outcome] = answers.recv()
-        except (EOFError, OSError):
-            # It may have committed before dying; the clients retry, and a replayed report
-            # replaces its run.
-            log.warning("the store process stopped during a write")
+        except Exception:
+            # Gone (end of file), or an answer that cannot be read, after which the stream
+            # cannot be trusted either. It may have committed before dying; the clients
+            # retry, and a replayed report replaces its run.
+            log.warning("the store process stopped during a write", exc_info=True)
             with self._lock:
                 if ticket == self._generation:
                     self._discard()

@@ -6,6 +6,8 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
+
 from app.ingest.store_worker import Outcome, Task
 from app.ingest.writer import MAX_GROUP_BYTES, MAX_GROUP_RUNS, ReportWriter, WriterBusy, _Job
 from app.store import queries
@@ -132,3 +134,29 @@ def test_a_pipelined_store_gets_the_next_group_before_the_last_is_answered() -> 
         ("receive", ["b0"]),
     ]
     assert committed == ["a0", "b0"]
+
+
+class _MiscountingStore(_PipelinedStore):
+    """Answers its first group with no outcomes at all (a store bug), then normally."""
+
+    depth = 1
+
+    def send(self, tasks: Sequence[Task]) -> list[str]:
+        return [record.id for task in tasks for record in task.records or ()]
+
+    def receive(self, ticket: list[str]) -> list[Outcome]:
+        self.calls.append(("receive", ticket))
+        if len(self.calls) == 1:
+            return []
+        return [Outcome(changed=[run_id]) for run_id in ticket]
+
+
+def test_a_group_whose_answer_cannot_be_matched_is_a_retry_and_the_writer_goes_on() -> None:
+    writer = ReportWriter(store=_MiscountingStore())
+    writer.start()
+    try:
+        with pytest.raises(WriterBusy, match="outcome was lost"):
+            writer.write(_records(1, "a"), timeout=10)
+        writer.write(_records(1, "b"), timeout=10)  # a slot is free again: no 30 s wait
+    finally:
+        writer.stop()

@@ -235,7 +235,19 @@ def test_reports_cross_to_the_child_whole_as_messagepack_or_else_by_pickle() -> 
     )
     task = Task(records=[full])
     assert b"_records_task" in pickle.dumps(task)  # the MessagePack way
-    assert pickle.loads(pickle.dumps(task)) == task
+    back = pickle.loads(pickle.dumps(task))
+    assert back == task
+    record = back.records[0]  # == alone would take "error" for Status.ERROR, 1 for 1.0
+    assert type(record.status) is Status and type(record.nodes) is tuple
+    assert type(record.tags[0]) is tuple and type(record.nodes[0].group) is int
+    llm = record.nodes[1].llm
+    assert llm is not None and type(llm.cost_usd) is float and type(llm.prompt_tokens) is int
+    # A value its field does not take cannot come from the decoders; if it did, it would
+    # fail its own job in the child, not the child.
+    unreadable = pickle.loads(pickle.dumps(Task(records=[replace(full, started_at="soon")])))
+    assert unreadable.records is None and unreadable.change is not None
+    with pytest.raises(ValueError, match="could not read the reports"):
+        unreadable.change()
     for odd in (replace(full, id="\ud800"), replace(full, exit_code=2**70)):
         task = Task(records=[odd])
         assert b"_records_task" not in pickle.dumps(task)
