@@ -85,6 +85,8 @@ class Outcome:
 class StoreWorker:
     """Commits groups of tasks on the thread that owns it, and indexes in idle time."""
 
+    depth = 1  # `send` commits before it returns
+
     def __init__(self) -> None:
         self._search = SearchBacklog()
 
@@ -113,8 +115,6 @@ class StoreWorker:
 
     def close(self) -> None:
         close_database()
-
-    depth = 1  # `send` commits before it returns
 
     def send(self, tasks: Sequence[Task]) -> list[Outcome]:
         """Commit the tasks now; the ticket is their outcomes."""

@@ -91,23 +91,18 @@ def open_database(target: DatabaseTarget, progress: ProgressCallback | None = No
     An upgrade of a big history can take minutes: `progress(message, done, total)` is then
     called on this thread at least every half second (never when no upgrade is needed).
     """
-    global _opened
     if is_postgres_url(target):
-        database: Database = _open_postgres(str(target), progress)
-        _opened = str(target)
-    else:
-        database = _open_sqlite(Path(target), progress)
-        _opened = Path(target).expanduser().resolve()
-    return database
-
-
-_opened: DatabaseTarget | None = None
+        return _open_postgres(str(target), progress)
+    return _open_sqlite(Path(target), progress)
 
 
 def opened_target() -> DatabaseTarget | None:
-    """The database the models were last bound to by `open_database` (a resolved path or
-    the URL as given), for telling people where reports go."""
-    return _opened
+    """The database the models are bound to (a resolved file path, or a PostgreSQL URL),
+    for telling people where reports go; None before any was opened."""
+    bound = db.obj
+    if bound is None:
+        return None
+    return bound.database if isinstance(bound, PostgresqlDatabase) else Path(bound.database)
 
 
 def _open_sqlite(path: Path, progress: ProgressCallback | None = None) -> SqliteDatabase:
