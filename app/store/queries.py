@@ -271,6 +271,7 @@ def get_run(run_id: str) -> RunDetail | None:
             Run.workflow_version,
             Run.user_id,
             Run.exit_code,
+            Run.received_at,
             RunPayload.trigger_json,
             RunPayload.error_stack,
             RunPayload.params_json,
@@ -303,6 +304,7 @@ def get_run(run_id: str) -> RunDetail | None:
             (t.key, t.value)
             for t in RunTag.select().where(RunTag.run == run_id).order_by(RunTag.key)
         ),
+        last_report_at=row["received_at"],
         # Only Hindsight makes a run interrupted: other runs have no changes to look up.
         status_changes=(
             tuple(status_changes(run_id)) if row["status"] == Status.INTERRUPTED.value else ()

@@ -185,6 +185,9 @@ class RunDetail:
     exit_code: int | None = None
     tags: tuple[tuple[str, str], ...] = ()
     status_changes: tuple[StatusChange, ...] = ()  # oldest first
+    # When Hindsight stored the latest report of this run (its own clock): the last sign of
+    # life of a run that was interrupted.
+    last_report_at: int | None = None
 
     def first_failed_node(self) -> NodeSummary | None:
         return next((n for n in self.nodes if n.status is Status.ERROR), None)

@@ -17,15 +17,17 @@ from peewee import (
     ForeignKeyField,
     IntegerField,
     TextField,
+    fn,
 )
 
 from app.store import search
 from app.store.backend import is_postgres
 from app.store.connection import write_transaction
 from app.store.filters import RunFilter
-from app.store.models import BaseModel, Run, RunStatusChange, db
+from app.store.models import BaseModel, NodeExecution, Run, RunStatusChange, db
 from app.store.prepared import PreparedRuns, insert_prepared, merge_prepared, prepare_runs
 from app.store.records import RunRecord
+from app.store.rows import tuple_rows
 from app.store.search import unindex_runs
 from app.store.status import Status
 
@@ -231,7 +233,9 @@ def interrupt_stale_runs(stale_after_ms: int, now_ms: int | None = None) -> list
 
     A workflow that crashed or was killed never sends its final report; without this rule it
     would look like it is running forever. The change is recorded, so the last reported
-    status stays visible. Returns the ids of the runs that changed.
+    status stays visible. The run's nodes still `running` become `interrupted` with it (as
+    Prefect marks a crashed flow's tasks): a node cannot go on after its run stopped, and
+    the reason counts them. Returns the ids of the runs that changed.
     """
     now = _now_ms() if now_ms is None else now_ms
     cutoff = now - stale_after_ms
@@ -244,6 +248,7 @@ def interrupt_stale_runs(stale_after_ms: int, now_ms: int | None = None) -> list
         ]
         if not stale:
             return []
+        running_nodes = _running_node_counts(stale)
         hours = stale_after_ms / 3_600_000
         _insert_rows(
             RunStatusChange,
@@ -253,13 +258,39 @@ def interrupt_stale_runs(stale_after_ms: int, now_ms: int | None = None) -> list
                     "at": now,
                     "from_status": Status.RUNNING.value,
                     "to_status": Status.INTERRUPTED.value,
-                    "reason": f"no report for {hours:g} h while running",
+                    "reason": f"no report for {hours:g} h while running"
+                    + _nodes_still_running(running_nodes.get(run_id, 0)),
                 }
                 for run_id in stale
             ],
         )
         for start in range(0, len(stale), _IDS_PER_DELETE):
-            Run.update(status=Status.INTERRUPTED.value).where(
-                Run.id.in_(stale[start : start + _IDS_PER_DELETE])
+            chunk = stale[start : start + _IDS_PER_DELETE]
+            Run.update(status=Status.INTERRUPTED.value).where(Run.id.in_(chunk)).execute()
+            NodeExecution.update(status=Status.INTERRUPTED.value).where(
+                NodeExecution.run.in_(chunk) & (NodeExecution.status == Status.RUNNING.value)
             ).execute()
         return stale
+
+
+def _running_node_counts(run_ids: list[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for start in range(0, len(run_ids), _IDS_PER_DELETE):
+        query = (
+            NodeExecution.select(NodeExecution.run, fn.COUNT(NodeExecution.id))
+            .where(
+                NodeExecution.run.in_(run_ids[start : start + _IDS_PER_DELETE])
+                & (NodeExecution.status == Status.RUNNING.value)
+            )
+            .group_by(NodeExecution.run)
+        )
+        counts.update((run_id, int(count)) for run_id, count in tuple_rows(query))
+    return counts
+
+
+def _nodes_still_running(count: int) -> str:
+    if count == 0:
+        return ""
+    if count == 1:
+        return "; 1 node was still running"
+    return f"; {count} nodes were still running"

@@ -208,7 +208,11 @@ class RunDetailPane(QWidget):
             kept = next((n for n in detail.nodes if n.node_id == keep_node_id), None)
             if kept is not None:
                 return kept
-        return detail.first_failed_node() or (detail.nodes[0] if detail.nodes else None)
+        # The node that broke, else the one that was running when the run was cut off.
+        interrupted = next((n for n in detail.nodes if n.status is Status.INTERRUPTED), None)
+        return (
+            detail.first_failed_node() or interrupted or (detail.nodes[0] if detail.nodes else None)
+        )
 
     def _load_current_tab(self) -> None:
         current = self.tabs.currentWidget()

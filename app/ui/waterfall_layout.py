@@ -8,10 +8,12 @@ parallel group reads as a band of lanes.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.store.records import NodeSummary, RunDetail
+from app.store.status import Status
 from app.ui.formatting import format_duration, format_offset
 from app.ui.plain_text import one_line
 
@@ -25,6 +27,16 @@ class Bar:
     lane: int
     start: float  # seconds since the run's origin
     end: float
+    open_end: str | None = None  # no end reported: says where the bar was drawn to instead
+
+
+@dataclass(frozen=True)
+class OpenEnd:
+    """Where a node that reported no end is drawn to, rather than as a bar of no width."""
+
+    at: int  # epoch ms
+    statuses: frozenset[Status]  # of the nodes drawn so
+    note: str  # for the hover text
 
 
 @dataclass(frozen=True)
@@ -48,13 +60,18 @@ def run_origin(started_at: int, nodes: Sequence[NodeSummary]) -> int:
 
 
 def layout_nodes(
-    nodes: Sequence[NodeSummary], origin: int, run_end: int | None = None
+    nodes: Sequence[NodeSummary],
+    origin: int,
+    run_end: int | None = None,
+    open_end: OpenEnd | None = None,
 ) -> WaterfallLayout:
     """Place each node in time and on a lane; the span reaches `run_end` (epoch ms) when
     the run lasted longer than its nodes, so time spent outside any node shows too.
 
     A node without a start time starts when the previous node (in report order) ended,
-    which is how sequential reporters that only send `durationMs` ran them.
+    which is how sequential reporters that only send `durationMs` ran them. A node that
+    reported no end reaches `open_end` when its status is one of it: a bar of no width
+    would hide the node a user most wants to see, the one that was running.
     """
     bars: list[Bar] = []
     lanes: list[str] = []
@@ -69,6 +86,14 @@ def layout_nodes(
             end = start + node.duration_ms / 1000
         else:
             end = start
+        open_note = None
+        if (
+            open_end is not None
+            and node.status in open_end.statuses
+            and node.completed_at is None
+            and node.duration_ms is None
+        ):
+            end, open_note = (open_end.at - origin) / 1000, open_end.note
         end = max(start, end)
         own = lanes_of_group.setdefault(node.group, [])
         lane = next((i for i in own if lane_ends[i] <= start + 1e-9), None)
@@ -79,7 +104,7 @@ def layout_nodes(
             lane_ends.append(end)
             own.append(lane)
         lane_ends[lane] = max(lane_ends[lane], end)
-        bars.append(Bar(node, lane, start, end))
+        bars.append(Bar(node, lane, start, end, open_note))
         cursor = max(cursor, end)
     span = max((b.end for b in bars), default=0.0)
     if run_end is not None:
@@ -87,11 +112,27 @@ def layout_nodes(
     return WaterfallLayout(tuple(bars), tuple(lanes), span, origin)
 
 
-def layout_run(detail: RunDetail) -> WaterfallLayout:
-    """The waterfall of a whole run: from its origin to its end."""
+def layout_run(detail: RunDetail, now_ms: int | None = None) -> WaterfallLayout:
+    """The waterfall of a whole run: from its origin to its end. Nodes still running reach
+    `now_ms` (default: the clock, read with the run) while the run runs; in an interrupted
+    run they reach its last report, the last moment anything was known to run."""
     run = detail.summary
     run_end = run.started_at + run.duration_ms if run.duration_ms is not None else None
-    return layout_nodes(detail.nodes, run_origin(run.started_at, detail.nodes), run_end)
+    open_end = None
+    if run.status is Status.RUNNING:
+        open_end = OpenEnd(
+            int(time.time() * 1000) if now_ms is None else now_ms,
+            frozenset({Status.RUNNING}),
+            "still running: drawn up to the last refresh",
+        )
+    elif run.status is Status.INTERRUPTED and detail.last_report_at is not None:
+        open_end = OpenEnd(
+            detail.last_report_at,
+            frozenset({Status.RUNNING, Status.INTERRUPTED}),
+            "no end reported: drawn to the run's last report",
+        )
+    origin = run_origin(run.started_at, detail.nodes)
+    return layout_nodes(detail.nodes, origin, run_end, open_end)
 
 
 def describe(bar: Bar, origin: int) -> str:
@@ -105,6 +146,8 @@ def describe(bar: Bar, origin: int) -> str:
         if node.started_at is not None
         else f"starts +{bar.start:.3f} s (after the previous node)",
     ]
+    if bar.open_end:
+        lines.append(bar.open_end)
     if node.attempt > 1:
         lines.append(f"attempt {node.attempt}")
     if node.group is not None:

@@ -7,6 +7,7 @@ import math
 from functools import cache
 
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QWidget
 
@@ -31,6 +32,15 @@ def _brushes() -> dict[Status, object]:
 def _pens() -> dict[Status, object]:
     return {
         status: pg.mkPen(QColor(colour).darker(130)) for status, colour in STATUS_COLOURS.items()
+    }
+
+
+@cache
+def _open_end_pens() -> dict[Status, object]:
+    """Dashed outlines: a bar whose node reported no end, drawn to "now" or the last report."""
+    return {
+        status: pg.mkPen(QColor(colour).darker(160), width=2, style=Qt.PenStyle.DashLine)
+        for status, colour in STATUS_COLOURS.items()
     }
 
 
@@ -107,7 +117,7 @@ class WaterfallPlot(pg.PlotWidget):
 
     def draw(self, layout: WaterfallLayout) -> None:
         bars, minimum = layout.bars, layout.min_width()
-        brushes, pens = _brushes(), _pens()
+        brushes, pens, open_end_pens = _brushes(), _pens(), _open_end_pens()
         # pyqtgraph 0.14 fails on empty per-bar pen lists, so an empty run passes None.
         self.bars.setOpts(
             x0=[b.start for b in bars],
@@ -115,7 +125,7 @@ class WaterfallPlot(pg.PlotWidget):
             width=[max(b.end - b.start, minimum) for b in bars],
             height=BAR_HEIGHT,
             brushes=[brushes[b.node.status] for b in bars] or None,
-            pens=[pens[b.node.status] for b in bars] or None,
+            pens=[(open_end_pens if b.open_end else pens)[b.node.status] for b in bars] or None,
         )
         self._place_labels(layout)
         self.lane_axis.lanes = layout.lanes

@@ -72,3 +72,56 @@ def test_stale_after_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HINDSIGHT_STALE_AFTER", "-1")
     with pytest.raises(ConfigError, match="positive number of hours"):
         resolve_settings()
+
+
+def _with_node_statuses(run_id: str, *statuses: Status) -> RunRecord:
+    """A running run whose nodes have these statuses; the running ones reported no end."""
+    record = _running(run_id)
+    template = record.nodes[0]
+    nodes = tuple(
+        replace(
+            template,
+            node_id=f"n{i}",
+            status=status,
+            duration_ms=None if status is Status.RUNNING else template.duration_ms,
+        )
+        for i, status in enumerate(statuses)
+    )
+    return replace(record, nodes=nodes, completed_at=None, duration_ms=None)
+
+
+def test_nodes_still_running_are_interrupted_with_their_run(database: Path) -> None:
+    writes.replace_runs(
+        [
+            _with_node_statuses("stuck", Status.SUCCESS, Status.RUNNING, Status.PENDING),
+            _with_node_statuses("live", Status.SUCCESS, Status.RUNNING),
+        ]
+    )
+    Run.update(received_at=0).where(Run.id == "stuck").execute()
+    assert writes.interrupt_stale_runs(HOUR_MS, now_ms=2 * HOUR_MS) == ["stuck"]
+    stuck, live = queries.get_run("stuck"), queries.get_run("live")
+    assert stuck is not None and live is not None
+    # Only the node that was running changes: what finished, or never started, stays.
+    assert [n.status for n in stuck.nodes] == [
+        Status.SUCCESS,
+        Status.INTERRUPTED,
+        Status.PENDING,
+    ]
+    assert [n.status for n in live.nodes] == [Status.SUCCESS, Status.RUNNING]
+    ((_at, _before, _after, reason),) = queries.status_changes("stuck")
+    assert reason == "no report for 1 h while running; 1 node was still running"
+    # The last sign of life stays readable: the waterfall draws the node up to it.
+    assert stuck.last_report_at == 0
+
+
+def test_the_reason_counts_several_running_nodes_and_omits_none(database: Path) -> None:
+    writes.replace_runs(
+        [
+            _with_node_statuses("two", Status.RUNNING, Status.RUNNING),
+            _with_node_statuses("none", Status.SUCCESS),
+        ]
+    )
+    Run.update(received_at=0).execute()
+    assert sorted(writes.interrupt_stale_runs(HOUR_MS, now_ms=2 * HOUR_MS)) == ["none", "two"]
+    assert queries.status_changes("two")[0].reason.endswith("; 2 nodes were still running")
+    assert queries.status_changes("none")[0].reason == "no report for 1 h while running"

@@ -11,7 +11,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 
-from app.store import queries
+from app.store import queries, writes
+from app.store.models import Run
 from app.ui.background import BackgroundQueries
 from app.ui.logs_tab import LogTableModel
 from app.ui.node_table import NodeTableModel
@@ -62,6 +63,25 @@ def test_failed_run_opens_on_failed_node_with_header_and_error(
     assert QGuiApplication.clipboard().text() == "ValueError: bad total\n\nTraceback ...\n  x"
     row = [pane.node_model.index(1, c).data() for c in range(pane.node_model.columnCount())]
     assert row == ["error", "Parse total", "code", "≈+1.00 s", "12 ms", "1", ""]
+
+
+def test_an_interrupted_run_opens_on_the_node_that_was_running(
+    qtbot: Any, pane: RunDetailPane
+) -> None:
+    report = make_report("stuck", status="running", completedAt=None)
+    del report["nodeExecutions"][1]["durationMs"]  # the node never reported its end
+    store(report)
+    started = queries.get_run("stuck").summary.started_at  # type: ignore[union-attr]
+    Run.update(received_at=started + 4_000).execute()  # the last report came 4 s in
+    hour = 3_600_000
+    assert writes.interrupt_stale_runs(hour, now_ms=started + 3 * hour) == ["stuck"]
+    _open(qtbot, pane, "stuck")
+    node = pane.selected_node()
+    assert node is not None and (node.node_id, node.status.value) == ("parse", "interrupted")
+    assert "1 node was still running" in pane.facts.text()
+    bars = {bar.node.node_id: bar for bar in pane.waterfall.current_layout.bars}
+    assert (bars["parse"].start, bars["parse"].end) == (1.0, 4.0)
+    assert bars["parse"].open_end is not None and bars["fetch"].open_end is None
 
 
 def test_waterfall_puts_parallel_groups_on_their_own_lanes(qtbot: Any, pane: RunDetailPane) -> None:

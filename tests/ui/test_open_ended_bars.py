@@ -1,0 +1,107 @@
+"""A node that reported no end (still running, or cut off by an interrupted run) is drawn up
+to the last moment known, with a dashed outline, instead of as a bar of no width."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from PySide6.QtCore import Qt
+
+from app.store.records import NodeSummary, RunDetail, RunSummary
+from app.store.status import Status
+from app.ui.waterfall import Waterfall
+from app.ui.waterfall_layout import describe, layout_run
+
+START = 1_000_000
+
+
+def _node(pk: int, status: Status, started: int, completed: int | None) -> NodeSummary:
+    return NodeSummary(
+        pk=pk,
+        position=pk,
+        node_id=f"n{pk}",
+        node_name=f"Step {pk}",
+        node_type="code",
+        status=status,
+        started_at=started,
+        completed_at=completed,
+        duration_ms=None if completed is None else completed - started,
+        error_message=None,
+    )
+
+
+def _run(status: Status, *nodes: NodeSummary, last_report_at: int | None = None) -> RunDetail:
+    summary = RunSummary(
+        id="r",
+        workflow_id="wf",
+        workflow_name="wf",
+        status=status,
+        started_at=START,
+        completed_at=None,
+        duration_ms=None,
+        node_count=len(nodes),
+        failed_node_name=None,
+    )
+    return RunDetail(
+        summary=summary,
+        trigger_type=None,
+        trigger_json=None,
+        error_message=None,
+        error_stack=None,
+        error_node_id=None,
+        nodes=nodes,
+        last_report_at=last_report_at,
+    )
+
+
+def test_a_running_node_of_a_running_run_reaches_now() -> None:
+    done = _node(1, Status.SUCCESS, START, START + 2_000)
+    running = _node(2, Status.RUNNING, START + 2_000, None)
+    layout = layout_run(_run(Status.RUNNING, done, running), now_ms=START + 5_000)
+    first, second = layout.bars
+    assert (first.start, first.end, first.open_end) == (0.0, 2.0, None)
+    assert (second.start, second.end) == (2.0, 5.0)
+    assert layout.span == 5.0
+    assert describe(second, layout.origin).endswith("still running: drawn up to the last refresh")
+
+
+def test_an_interrupted_runs_unfinished_nodes_reach_its_last_report() -> None:
+    detail = _run(
+        Status.INTERRUPTED,
+        _node(1, Status.SUCCESS, START, START + 1_000),
+        _node(2, Status.INTERRUPTED, START + 1_000, None),
+        # Stored before Hindsight marked the nodes too: still `running`, drawn the same.
+        _node(3, Status.RUNNING, START + 1_500, None),
+        last_report_at=START + 4_000,
+    )
+    layout = layout_run(detail, now_ms=START + 3_600_000)  # "now" is not the end here
+    ends = [(bar.end, bool(bar.open_end)) for bar in layout.bars]
+    assert ends == [(1.0, False), (4.0, True), (4.0, True)]
+    assert "drawn to the run's last report" in describe(layout.bars[1], layout.origin)
+
+
+def test_finished_runs_and_nodes_with_a_duration_are_drawn_as_reported() -> None:
+    # A finished run says nothing about "now": a node left running in it keeps no width.
+    left_running = _node(1, Status.RUNNING, START, None)
+    finished = layout_run(_run(Status.SUCCESS, left_running), now_ms=START + 9_000)
+    assert (finished.bars[0].end, finished.bars[0].open_end) == (0.0, None)
+    # In a running run, a node that reported its duration ends where that says; a failed
+    # node without an end is not stretched either.
+    timed = replace(_node(2, Status.RUNNING, START, None), duration_ms=500)
+    failed = _node(3, Status.ERROR, START + 600, None)
+    layout = layout_run(_run(Status.RUNNING, timed, failed), now_ms=START + 9_000)
+    assert [(bar.end, bar.open_end) for bar in layout.bars] == [(0.5, None), (0.6, None)]
+
+
+def test_open_ended_bars_are_outlined_dashed(qtbot: Any) -> None:
+    waterfall = Waterfall()
+    qtbot.addWidget(waterfall)
+    detail = _run(
+        Status.RUNNING,
+        _node(1, Status.SUCCESS, START, START + 1_000),
+        _node(2, Status.RUNNING, START + 1_000, None),
+    )
+    waterfall.show_layout(layout_run(detail, now_ms=START + 3_000))
+    pens = waterfall.plot.bars.opts["pens"]
+    assert [pen.style() for pen in pens] == [Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine]
