@@ -7,6 +7,7 @@ from functools import partial
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QSplitter,
+    QStyle,
     QTableView,
     QTabWidget,
     QVBoxLayout,
@@ -32,14 +33,23 @@ from app.ui.runner import alive
 from app.ui.waterfall import Waterfall
 from app.ui.waterfall_layout import WaterfallLayout, layout_run
 
+STATUS_CELL_PADDING = 8  # px: the cell's margins and the gap between icon and word
 _NODE_COLUMN_WIDTHS = (
-    (NodeTableModel.COL_STATUS, 80),
     (NodeTableModel.COL_TYPE, 80),
     (NodeTableModel.COL_START, 80),
     (NodeTableModel.COL_DURATION, 80),
     (NodeTableModel.COL_ATTEMPT, 60),
     (NodeTableModel.COL_TOKENS, 70),
 )
+
+
+def status_column_width(view: QTableView) -> int:
+    """Room for the longest status word ("interrupted") beside its icon, in the view's font."""
+    words = max(view.fontMetrics().horizontalAdvance(status.value) for status in Status)
+    icon = view.iconSize().width()
+    if icon <= 0:  # unset: the style's small icon size applies
+        icon = view.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize)
+    return words + icon + 3 * STATUS_CELL_PADDING
 
 
 def header_text(detail: RunDetail) -> str:
@@ -136,6 +146,7 @@ class RunDetailPane(QWidget):
         view = record_view(self.node_model, NodeTableModel.COL_NAME)
         for column, width in _NODE_COLUMN_WIDTHS:
             view.setColumnWidth(column, width)
+        view.setColumnWidth(NodeTableModel.COL_STATUS, status_column_width(view))
         view.selectionModel().currentRowChanged.connect(self._on_node_changed)
         return view
 

@@ -249,3 +249,10 @@ def test_tabs_load_only_when_shown_and_follow_the_run(qtbot: Any, pane: RunDetai
     pane.clear()
     assert pane.header.text() == "Select a run." and pane.node_model.rowCount() == 0
     assert pane.waterfall.current_layout.bars == ()
+
+
+def test_the_status_column_fits_the_longest_status(pane: RunDetailPane) -> None:
+    view = pane.node_view
+    icon = view.style().pixelMetric(view.style().PixelMetric.PM_SmallIconSize)
+    needed = view.fontMetrics().horizontalAdvance("interrupted") + icon
+    assert view.columnWidth(NodeTableModel.COL_STATUS) > needed
