@@ -80,6 +80,13 @@ ROUTES: dict[str, dict[str, str]] = {
 _TEMPLATES = [(template, template.split("/")) for template in ROUTES]
 
 
+def allowed_methods(template: str) -> list[str]:
+    """A route's methods; HEAD wherever GET is (the same answer without its body, as HTTP
+    asks of every server), so `curl -I` works."""
+    methods = list(ROUTES[template])
+    return [*methods, "HEAD"] if "GET" in methods else methods
+
+
 def match_route(path: str) -> tuple[str, dict[str, str]] | None:
     """The route template a path names and its decoded parameters (ids may hold %2F)."""
     parts = path.split("/")
@@ -167,8 +174,8 @@ class _Handler(LeanRequestHandler):
         if found is None:
             raise _HttpError(HTTPStatus.NOT_FOUND, f"no such endpoint: {path}")
         template, params = found
-        methods = ROUTES[template]
-        name = methods.get(self.command)
+        methods = allowed_methods(template)
+        name = ROUTES[template].get("GET" if self.command == "HEAD" else self.command)
         if name is None:
             error = _HttpError(
                 HTTPStatus.METHOD_NOT_ALLOWED,

@@ -118,12 +118,20 @@ def test_head_gets_headers_only(ingest: Any) -> None:
     port = _port(ingest)
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        connection.request("HEAD", "/api/health")
+        connection.request("GET", "/api/workflows")
+        got = connection.getresponse()
+        body = got.read()
+        connection.request("HEAD", "/api/workflows")
         response = connection.getresponse()
         assert response.read() == b""
-        # HEAD is not a route (GET is): refused, but with the answer's real length announced.
-        assert response.status == 405
-        assert int(response.getheader("Content-Length", "0")) > 0
+        # HEAD answers where GET does: the same status and headers, the body left out.
+        assert (response.status, got.status) == (200, 200)
+        assert int(response.getheader("Content-Length", "0")) == len(body) > 0
+        assert response.getheader("Content-Type") == "application/json"
+        connection.request("HEAD", "/api/steps")  # a POST-only route
+        refused = connection.getresponse()
+        assert refused.read() == b""
+        assert (refused.status, refused.getheader("Allow")) == (405, "POST")
         connection.request("GET", "/api/health")  # the connection is still usable
         assert connection.getresponse().status == 200
     finally:

@@ -117,7 +117,7 @@ def test_cors_preflight_is_refused(ingest: Any) -> None:
 def test_unknown_path_404_and_wrong_method_405(ingest: Any) -> None:
     assert post_json(ingest.url, "/api/nothing", b"{}")[0] == 404
     status, _, response = post_json(ingest.url, "/api/executions", b"", method="DELETE")
-    assert status == 405 and response.getheader("Allow") == "POST, GET"
+    assert status == 405 and response.getheader("Allow") == "POST, GET, HEAD"
     assert post_json(ingest.url, "/api/health", b"{}")[0] == 405
     assert post_json(ingest.url, "/api/executions/a/b", b"", method="GET")[0] == 404
 
