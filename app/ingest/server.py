@@ -161,7 +161,8 @@ class _Handler(LeanRequestHandler):
 
     def _route(self) -> tuple[Handler, dict[str, str]]:
         """The handler for this request once its caller and route are acceptable."""
-        self._check_caller()
+        target, host = _origin_form(self.path, self.headers.get("Host", ""))
+        self._check_caller(host)
         if "Transfer-Encoding" in self.headers:
             # Chunked framing is not read here; reading such a request by its
             # Content-Length instead would let two parties split the stream differently.
@@ -169,7 +170,7 @@ class _Handler(LeanRequestHandler):
                 HTTPStatus.LENGTH_REQUIRED,
                 "Transfer-Encoding is not accepted: send the body with Content-Length",
             )
-        path, _, self._query = self.path.partition("?")
+        path, _, self._query = target.partition("?")
         found = match_route(path)
         if found is None:
             raise _HttpError(HTTPStatus.NOT_FOUND, f"no such endpoint: {path}")
@@ -228,8 +229,7 @@ class _Handler(LeanRequestHandler):
         raise AttributeError(name)
 
     # -- checks -----------------------------------------------------------------------
-    def _check_caller(self) -> None:
-        host = self.headers.get("Host", "")
+    def _check_caller(self, host: str) -> None:
         if host.lower() not in self.server.allowed_hosts:
             raise _HttpError(HTTPStatus.FORBIDDEN, f"Host {host!r} is not this receiver")
         if "Origin" in self.headers:
@@ -443,6 +443,18 @@ class _Handler(LeanRequestHandler):
 _T = TypeVar("_T")
 _DIGITS = re.compile(r"[0-9]{1,30}", re.ASCII)  # str.isdigit() also takes "²", int() does not
 _ALWAYS = (("X-Content-Type-Options", "nosniff"), ("Cache-Control", "no-store"))
+
+
+def _origin_form(target: str, host_header: str) -> tuple[str, str]:
+    """The path and query of a request target, and the host it names.
+
+    A target in absolute form (`GET http://127.0.0.1:7341/api/health`) names its own host,
+    which HTTP says wins over the Host header; both forms then pass the same Host check.
+    """
+    if target[:7].lower() != "http://":
+        return target, host_header
+    authority, slash, rest = target[7:].partition("/")
+    return slash + rest if slash else "/", authority
 
 
 def _decode_reports(body: bytes) -> list[RunRecord]:

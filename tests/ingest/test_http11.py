@@ -300,3 +300,23 @@ def test_expect_100_continue_then_the_body_is_stored(ingest: Any) -> None:
         assert response.status == 201
         assert json.loads(response.read()) == {"id": "after-continue"}
     assert queries.get_run("after-continue") is not None
+
+
+def test_an_absolute_form_target_is_routed_and_its_host_checked(ingest: Any) -> None:
+    """HTTP lets a request name its host in the target (`GET http://host/path`); that host
+    wins over the Host header, so it is the one the allow-list judges."""
+    port = _port(ingest)
+
+    def get(target: str, host: str) -> tuple[int, bytes]:
+        request = f"GET {target} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+        status, _, body, _ = _exchange(port, request)
+        return status, body
+
+    status, body = get(f"http://127.0.0.1:{port}/api/health", f"127.0.0.1:{port}")
+    assert status == 200 and json.loads(body)["status"] == "ok"
+    assert get(f"HTTP://localhost:{port}/api/workflows?limit=1", "elsewhere")[0] == 200
+    # A foreign host in the target is refused, whatever the Host header says.
+    status, body = get("http://evil.example/api/health", f"127.0.0.1:{port}")
+    assert status == 403 and "evil.example" in json.loads(body)["error"]
+    assert get(f"http://user@127.0.0.1:{port}/api/health", f"127.0.0.1:{port}")[0] == 403
+    assert get(f"http://127.0.0.1:{port}", f"127.0.0.1:{port}")[0] == 404  # the path "/"
