@@ -16,9 +16,11 @@ cost negligible while keeping each waiting client's latency short.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -120,13 +122,25 @@ class ReportWriter:
             return
         self._stopped.set()
         self._store.stopping()
-        self._queue.put(_STOP)
-        self._thread.join(timeout)
+        deadline = time.monotonic() + timeout
+        # Full and not draining: the writer is stuck, and is abandoned below.
+        with contextlib.suppress(queue.Full):
+            self._queue.put(_STOP, timeout=timeout)
+        self._thread.join(max(0.0, deadline - time.monotonic()))
         if self._thread.is_alive():
             log.warning(
                 "the writer did not finish within %s s; what it held is not stored", timeout
             )
             self._store.abandon()
+            # What still waits in the queue would never be stored either: refused now, and
+            # the room it leaves takes the stop, so the thread ends once the store lets go.
+            while True:  # a request already past its check may take the room: again
+                self._fail_queued(WriterStopped("the receiver shut down before the write"))
+                try:
+                    self._queue.put_nowait(_STOP)
+                    break
+                except queue.Full:
+                    continue
 
     def write(self, records: Sequence[RunRecord], timeout: float = 30.0, size: int = 0) -> None:
         """Block until `records` are committed; raise WriterBusy, WriterStopped or the error.
@@ -265,6 +279,10 @@ class ReportWriter:
             self._held.error = error
             self._held.done.set()
             self._held = None
+        self._fail_queued(error)
+
+    def _fail_queued(self, error: BaseException) -> None:
+        """Answer every job still in the queue with `error` (safe from any thread)."""
         while True:
             try:
                 item = self._queue.get_nowait()

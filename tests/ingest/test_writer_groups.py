@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from app.ingest.store_worker import Outcome, Task
-from app.ingest.writer import MAX_GROUP_BYTES, MAX_GROUP_RUNS, ReportWriter, WriterBusy, _Job
+from app.ingest.writer import (
+    MAX_GROUP_BYTES,
+    MAX_GROUP_RUNS,
+    ReportWriter,
+    WriterBusy,
+    WriterStopped,
+    _Job,
+)
 from app.store import queries
 from app.store.records import RunRecord
 from app.store.status import Status
@@ -160,3 +167,60 @@ def test_a_group_whose_answer_cannot_be_matched_is_a_retry_and_the_writer_goes_o
         writer.write(_records(1, "b"), timeout=10)  # a slot is free again: no 30 s wait
     finally:
         writer.stop()
+
+
+class _StuckStore(_PipelinedStore):
+    """Never finishes its first group (a database that hangs); counts abandon()."""
+
+    depth = 1
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent = threading.Event()
+        self.abandoned = threading.Event()
+        self.release = threading.Event()
+
+    def send(self, tasks: Sequence[Task]) -> list[str]:
+        self.sent.set()
+        self.release.wait(30)
+        return [record.id for task in tasks for record in task.records or ()]
+
+    def receive(self, ticket: list[str]) -> list[Outcome]:
+        return [Outcome(error=WriterBusy("rolled back")) for _ in ticket]
+
+    def abandon(self) -> None:
+        self.abandoned.set()
+        self.release.set()
+
+
+def test_stop_returns_in_time_when_the_writer_is_stuck_and_its_queue_full() -> None:
+    store = _StuckStore()
+    writer = ReportWriter(store=store, queue_size=1)
+    writer.start()
+    errors: dict[str, BaseException] = {}
+    waiting = [threading.Thread(target=_write, args=(writer, "a", errors))]
+    waiting[0].start()
+    assert store.sent.wait(10)  # the writer holds the first report, inside the store
+    waiting.append(threading.Thread(target=_write, args=(writer, "b", errors)))
+    waiting[1].start()
+    assert wait_until(writer._queue.full)  # the second fills the queue: no room for a stop
+    stopper = threading.Thread(target=writer.stop, kwargs={"timeout": 0.5})
+    stopper.start()
+    stopper.join(10)
+    assert not stopper.is_alive()  # it used to wait for room in the queue forever
+    assert store.abandoned.is_set()
+    for thread in waiting:
+        thread.join(10)
+        assert not thread.is_alive()
+    # Neither request was told its report is stored: the held one was rolled back, the
+    # queued one refused without reaching the store.
+    assert isinstance(errors["a"], WriterBusy)
+    assert isinstance(errors["b"], WriterStopped)
+    assert writer._thread.join(10) is None and not writer._thread.is_alive()
+
+
+def _write(writer: ReportWriter, prefix: str, errors: dict[str, BaseException]) -> None:
+    try:
+        writer.write(_records(1, prefix), timeout=20)
+    except Exception as exc:
+        errors[prefix] = exc
