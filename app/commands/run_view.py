@@ -37,8 +37,8 @@ def _header(detail: RunDetail) -> list[str]:
         f"  workflow   {workflow}",
         f"  status     {run.status.value.upper()}",
         *(
-            f"  why        {change.reason}, {output.local_time(change.at)} "
-            f"(last reported: {change.from_status})"
+            f"  why        {change.reason} "
+            f"(marked {output.local_time(change.at)}; last reported: {change.from_status})"
             for change in detail.status_changes
         ),
         f"  started    {output.local_time(run.started_at)}",

@@ -85,12 +85,14 @@ def test_an_interrupted_run_says_why(hindsight: Hindsight, history: Path) -> Non
     detail = queries.get_run("stuck")
     assert detail is not None
     (change,) = detail.status_changes
-    assert change[1:] == ("running", "interrupted", "no report for 24 h while running")
+    reason = "no report for 24 h while running; 1 node was still running"
+    assert change[1:] == ("running", "interrupted", reason)
+    assert [node.status.value for node in detail.nodes] == ["success", "interrupted"]
     assert isinstance(change, StatusChange)
     other = queries.get_run("inv-0")
     assert other is not None and other.status_changes == ()
 
     out = hindsight("runs", "show", "stuck", "--db", str(history)).stdout
-    assert "  status     INTERRUPTED\n  why        no report for 24 h while running, " in out
-    assert "(last reported: running)" in out
+    assert f"  status     INTERRUPTED\n  why        {reason} (marked " in out
+    assert "; last reported: running)\n" in out
     assert "interrupted by Hindsight: no report for 24 h while running" in facts_text(detail)
