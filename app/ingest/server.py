@@ -175,9 +175,9 @@ class _Handler(LeanRequestHandler):
         if found is None:
             raise _HttpError(HTTPStatus.NOT_FOUND, f"no such endpoint: {path}")
         template, params = found
-        methods = allowed_methods(template)
         name = ROUTES[template].get("GET" if self.command == "HEAD" else self.command)
         if name is None:
+            methods = allowed_methods(template)
             error = _HttpError(
                 HTTPStatus.METHOD_NOT_ALLOWED,
                 f"{self.command} is not allowed on {path}; use {', '.join(methods)}",
