@@ -289,3 +289,38 @@ def test_ctrl_c_in_a_terminal_stops_serve_and_its_child_cleanly(tmp_path: Path) 
             os.killpg(process.pid, signal.SIGKILL)
     assert process.returncode == 0, err
     assert "stopped" in out and "Traceback" not in err
+
+
+def _touched(count: int, ballast: str = "") -> list[str]:
+    """Runs in the child: a change that reports `count` run ids (its answer is that long);
+    `ballast` only makes the group itself long on its way there."""
+    return [f"run-{number:06d}" for number in range(count)]
+
+
+@pytest.mark.sqlite_only
+def test_a_long_answer_and_a_long_next_group_cross_without_waiting_on_each_other(
+    tmp_path: Path,
+) -> None:
+    """The child answers a group while the parent is still sending the next one; both are
+    far longer than a pipe's buffer (64 KiB on Linux). Were the child to read only between
+    answers, each side would wait for the other to read, for ever."""
+    store = ProcessStore(tmp_path / "history.db")
+    store.open()
+    try:
+        first = store.send([Task(change=partial(_touched, 50_000))])  # an answer of ~700 KB
+        sent: dict[str, int] = {}
+        sender = threading.Thread(
+            target=lambda: sent.setdefault(
+                "ticket", store.send([Task(change=partial(_touched, 1, "x" * 4_000_000))])
+            )
+        )
+        sender.start()
+        sender.join(20)
+        assert not sender.is_alive(), "the parent could not send while the child answered"
+        [long_answer] = store.receive(first)
+        assert long_answer.error is None and len(long_answer.changed) == 50_000
+        [short_answer] = store.receive(sent["ticket"])
+        assert short_answer.error is None and list(short_answer.changed) == ["run-000000"]
+    finally:
+        store.abandon()
+        store.close()
