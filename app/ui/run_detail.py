@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QSplitter,
     QStyle,
@@ -85,6 +85,14 @@ def load_run(run_id: str) -> tuple[RunDetail, WaterfallLayout] | None:
     return None if detail is None else (detail, layout_run(detail))
 
 
+# While a run runs, the bars of its running nodes grow this often: a redraw, no query.
+LIVE_REFRESH_MS = 1000
+# Measured offscreen (software drawing), laying out, drawing and painting takes 6 ms for 20
+# nodes, 29 ms for 500 and 70 ms for 2,000. Bars of runs with more nodes than this grow only
+# when the run's next report reloads it, so the GUI thread is never held longer once a second.
+LIVE_REFRESH_MAX_NODES = 500
+
+
 class RunDetailPane(QWidget):
     node_shown = Signal(int)  # node pk, once its payload is in the inspector
 
@@ -94,6 +102,9 @@ class RunDetailPane(QWidget):
         runner = queries_runner.submit
         self._detail: RunDetail | None = None
         self._shown_node_pk: int | None = None
+        self._live = QTimer(self)
+        self._live.setInterval(LIVE_REFRESH_MS)
+        self._live.timeout.connect(self._grow_running_bars)
 
         self.header = plain_label("Select a run.")
         self.header.setStyleSheet("font-size: 13pt; font-weight: bold;")
@@ -158,6 +169,7 @@ class RunDetailPane(QWidget):
         return self._detail.summary.id if self._detail else None
 
     def clear(self) -> None:
+        self._live.stop()
         self._detail = None
         self._shown_node_pk = None
         self.header.setText("Select a run.")
@@ -180,7 +192,8 @@ class RunDetailPane(QWidget):
         """
         previous = self._detail
         keep_node_id = None
-        if previous is not None and previous.summary.id == detail.summary.id:
+        same_run = previous is not None and previous.summary.id == detail.summary.id
+        if same_run:
             current = self.node_view.currentIndex()
             if current.isValid():
                 keep_node_id = self.node_model.node_at(current.row()).node_id
@@ -200,7 +213,7 @@ class RunDetailPane(QWidget):
             f"Run {one_line(detail.summary.id, 100)}  ·  "
             f"workflow {one_line(detail.summary.workflow_id, 100)}"
         )
-        layout = self.waterfall.show_layout(layout or layout_run(detail))
+        layout = self.waterfall.show_layout(layout or layout_run(detail), keep_view=same_run)
         placed = {
             b.node.pk: round(b.start * 1000) for b in layout.bars if b.node.started_at is None
         }
@@ -212,6 +225,31 @@ class RunDetailPane(QWidget):
         target = self._node_to_open(detail, keep_node_id)
         if target is not None:
             self.select_node(target)
+        self._follow_running_bars(detail, layout)
+
+    @property
+    def bars_growing(self) -> bool:
+        """Whether running nodes' bars are being grown with the clock."""
+        return self._live.isActive()
+
+    def _follow_running_bars(self, detail: RunDetail, layout: WaterfallLayout) -> None:
+        """Grow the bars of running nodes with the clock while the run runs (n8n and
+        Prefect show a live run's steps lengthening); stop once it has ended."""
+        live = (
+            detail.summary.status is Status.RUNNING
+            and len(detail.nodes) <= LIVE_REFRESH_MAX_NODES
+            and any(bar.open_end for bar in layout.bars)
+        )
+        if not live:
+            self._live.stop()
+        elif not self._live.isActive():
+            self._live.start()
+
+    def _grow_running_bars(self) -> None:
+        if self._detail is None:
+            self._live.stop()
+            return
+        self.waterfall.refresh(layout_run(self._detail))
 
     @staticmethod
     def _node_to_open(detail: RunDetail, keep_node_id: str | None) -> NodeSummary | None:

@@ -80,14 +80,22 @@ class Waterfall(QWidget):
         last node's end and `run_end` (epoch ms), so time spent outside any node shows too."""
         return self.show_layout(layout_nodes(nodes, origin, run_end))
 
-    def show_layout(self, layout: WaterfallLayout) -> WaterfallLayout:
-        """Draw a layout computed elsewhere (with the run's query, off the GUI thread)."""
+    def show_layout(self, layout: WaterfallLayout, keep_view: bool = False) -> WaterfallLayout:
+        """Draw a layout computed elsewhere (with the run's query, off the GUI thread);
+        `keep_view`: the same run again, so a view the user zoomed or panned stays."""
         self._layout = layout
         if layout.bars or self._plot is not None:  # an empty run needs no pyqtgraph
-            self.plot.draw(layout)
+            self.plot.draw(layout, keep_view)
         self._selected = None
         self._draw_highlight()
         return layout
+
+    def refresh(self, layout: WaterfallLayout) -> None:
+        """Redraw the same run with its running bars grown: the selection and a view the
+        user zoomed or panned stay."""
+        selected = self._selected
+        self.show_layout(layout, keep_view=True)
+        self.highlight(selected)
 
     def highlight(self, node_pk: int | None) -> None:
         """Outline a node's bar (the node selected in the table)."""

@@ -85,6 +85,8 @@ class WaterfallPlot(pg.PlotWidget):
         )
         self.setMinimumHeight(80)
         self._labels: list[pg.TextItem] = []
+        # Whether the user has zoomed or panned since the view was last fitted to the run.
+        self._user_moved_view = False
         item = self.getPlotItem()
         item.invertY(True)  # the first lane on top, like the table
         item.setMouseEnabled(x=True, y=False)
@@ -110,12 +112,18 @@ class WaterfallPlot(pg.PlotWidget):
         self.highlight_bar.setZValue(10)
         item.addItem(self.bars)
         item.addItem(self.highlight_bar)
+        item.getViewBox().sigRangeChangedManually.connect(self._on_user_moved_view)
+
+    def _on_user_moved_view(self, *_: object) -> None:
+        self._user_moved_view = True
 
     @property
     def labels(self) -> list[pg.TextItem]:
         return self._labels
 
-    def draw(self, layout: WaterfallLayout) -> None:
+    def draw(self, layout: WaterfallLayout, keep_view: bool = False) -> None:
+        """Draw the layout and fit the view to it; with `keep_view`, a view the user has
+        zoomed or panned stays where it is (the same run redrawn as it grows)."""
         bars, minimum = layout.bars, layout.min_width()
         brushes, pens, open_end_pens = _brushes(), _pens(), _open_end_pens()
         # pyqtgraph 0.14 fails on empty per-bar pen lists, so an empty run passes None.
@@ -136,8 +144,11 @@ class WaterfallPlot(pg.PlotWidget):
         lanes = max(len(layout.lanes), MIN_LANES)
         span = max(layout.span, 0.001)
         item.setLimits(yMin=-0.6, yMax=lanes - 0.4, xMin=-span * 0.05, xMax=span * 1.05)
+        if keep_view and self._user_moved_view:
+            return
         item.setXRange(0, span, padding=0.02)
         item.setYRange(-0.5, lanes - 0.5, padding=0)
+        self._user_moved_view = False
 
     def _place_labels(self, layout: WaterfallLayout) -> None:
         item = self.getPlotItem()

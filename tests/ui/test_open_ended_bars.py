@@ -3,13 +3,20 @@ to the last moment known, with a dashed outline, instead of as a bar of no width
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
+import pytest
 from PySide6.QtCore import Qt
 
 from app.store.records import NodeSummary, RunDetail, RunSummary
 from app.store.status import Status
+from app.ui import run_detail
+from app.ui.background import BackgroundQueries
+from app.ui.run_detail import RunDetailPane
 from app.ui.waterfall import Waterfall
 from app.ui.waterfall_layout import describe, layout_run
 
@@ -31,13 +38,15 @@ def _node(pk: int, status: Status, started: int, completed: int | None) -> NodeS
     )
 
 
-def _run(status: Status, *nodes: NodeSummary, last_report_at: int | None = None) -> RunDetail:
+def _run(
+    status: Status, *nodes: NodeSummary, last_report_at: int | None = None, start: int = START
+) -> RunDetail:
     summary = RunSummary(
         id="r",
         workflow_id="wf",
         workflow_name="wf",
         status=status,
-        started_at=START,
+        started_at=start,
         completed_at=None,
         duration_ms=None,
         node_count=len(nodes),
@@ -105,3 +114,56 @@ def test_open_ended_bars_are_outlined_dashed(qtbot: Any) -> None:
     waterfall.show_layout(layout_run(detail, now_ms=START + 3_000))
     pens = waterfall.plot.bars.opts["pens"]
     assert [pen.style() for pen in pens] == [Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine]
+
+
+@pytest.fixture
+def live_pane(qtbot: Any, database: Path, monkeypatch: Any) -> Iterator[RunDetailPane]:
+    monkeypatch.setattr(run_detail, "LIVE_REFRESH_MS", 20)
+    runner = BackgroundQueries()
+    pane = RunDetailPane(runner)
+    qtbot.addWidget(pane)
+    pane.resize(1200, 700)
+    pane.show()
+    yield pane
+    runner.wait_for_done()
+
+
+def test_a_shown_running_runs_bars_grow_with_the_clock_until_it_ends(
+    qtbot: Any, live_pane: RunDetailPane
+) -> None:
+    started = int(time.time() * 1000) - 2_000
+    done = _node(1, Status.SUCCESS, started, started + 1_000)
+    running = _node(2, Status.RUNNING, started + 1_000, None)
+    live_pane.show_run(_run(Status.RUNNING, done, running, start=started))
+    waterfall = live_pane.waterfall
+    assert live_pane.bars_growing
+    first_end = waterfall.bar_of(2).end  # type: ignore[union-attr]
+    live_pane.select_node(running)
+    # The user zooms in on the first second (what a mouse wheel over the plot does).
+    view_box = waterfall.plot.getPlotItem().getViewBox()
+    view_box.setXRange(0.0, 1.0, padding=0)
+    view_box.sigRangeChangedManually.emit([True, False])
+
+    qtbot.waitUntil(lambda: waterfall.bar_of(2).end > first_end + 0.05)  # type: ignore[union-attr]
+    assert waterfall.bar_of(1).end == 1.0  # type: ignore[union-attr]  # a finished node stays
+    assert waterfall.selected_pk == 2  # the selection stays
+    assert view_box.viewRange()[0] == pytest.approx([0.0, 1.0])  # and so does the zoom
+
+    ended = replace(running, status=Status.SUCCESS, completed_at=started + 3_000, duration_ms=2_000)
+    live_pane.show_run(_run(Status.SUCCESS, done, ended, start=started))
+    assert not live_pane.bars_growing
+    assert waterfall.bar_of(2).end == 3.0  # type: ignore[union-attr]
+
+
+def test_a_finished_or_interrupted_runs_bars_do_not_grow(live_pane: RunDetailPane) -> None:
+    started = int(time.time() * 1000) - 2_000
+    cut_off = _node(1, Status.INTERRUPTED, started, None)
+    live_pane.show_run(
+        _run(Status.INTERRUPTED, cut_off, last_report_at=started + 500, start=started)
+    )
+    assert live_pane.waterfall.bar_of(1).end == 0.5  # type: ignore[union-attr]
+    assert not live_pane.bars_growing
+    # A running run whose nodes all reported their end has nothing to grow either.
+    timed = _node(2, Status.SUCCESS, started, started + 700)
+    live_pane.show_run(_run(Status.RUNNING, timed, start=started))
+    assert not live_pane.bars_growing
