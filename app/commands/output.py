@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
+from app.store.records import RunSummary
+
 _ELLIPSIS = "…"
 
 
@@ -22,6 +24,14 @@ def local_time(ms: int | None) -> str:
     if ms is None:
         return "-"
     return datetime.fromtimestamp(ms / 1000).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def run_duration(run: RunSummary) -> str:
+    """A run's duration; for an interrupted run, what is known: at least up to its last
+    report."""
+    if run.ran_at_least_ms is not None:
+        return f">= {duration(run.ran_at_least_ms)}"
+    return duration(run.duration_ms)
 
 
 def duration(ms: int | None) -> str:

@@ -42,7 +42,7 @@ def _header(detail: RunDetail) -> list[str]:
             for change in detail.status_changes
         ),
         f"  started    {output.local_time(run.started_at)}",
-        f"  duration   {output.duration(run.duration_ms)}",
+        f"  duration   {output.run_duration(run)}",
         f"  nodes      {run.node_count}",
     ]
     if detail.trigger_type:

@@ -45,7 +45,7 @@ def list_runs(args: argparse.Namespace, settings: Settings) -> int:
             output.local_time(run.started_at),
             run.workflow_label,
             run.status.value,
-            output.duration(run.duration_ms),
+            output.run_duration(run),
             str(run.node_count),
             run.failed_node_name or "",
         ]

@@ -56,6 +56,7 @@ _SUMMARY_FIELDS = (
     Run.total_tokens,
     Run.cost_usd,
     Run.trigger_type,
+    Run.received_at,
 )
 
 
@@ -74,6 +75,7 @@ def _summary(row: dict[str, Any]) -> RunSummary:
         total_tokens=row["total_tokens"],
         cost_usd=row["cost_usd"],
         trigger_type=row["trigger_type"],
+        last_report_at=row["received_at"],
     )
 
 
@@ -271,7 +273,6 @@ def get_run(run_id: str) -> RunDetail | None:
             Run.workflow_version,
             Run.user_id,
             Run.exit_code,
-            Run.received_at,
             RunPayload.trigger_json,
             RunPayload.error_stack,
             RunPayload.params_json,
@@ -304,7 +305,6 @@ def get_run(run_id: str) -> RunDetail | None:
             (t.key, t.value)
             for t in RunTag.select().where(RunTag.run == run_id).order_by(RunTag.key)
         ),
-        last_report_at=row["received_at"],
         # Only Hindsight makes a run interrupted: other runs have no changes to look up.
         status_changes=(
             tuple(status_changes(run_id)) if row["status"] == Status.INTERRUPTED.value else ()

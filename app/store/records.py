@@ -125,10 +125,26 @@ class RunSummary:
     total_tokens: int | None = None
     cost_usd: float | None = None
     trigger_type: str | None = None
+    # When Hindsight stored the latest report of this run (its own clock): the last sign of
+    # life of a run that was interrupted.
+    last_report_at: int | None = None
 
     @property
     def workflow_label(self) -> str:
         return self.workflow_name or self.workflow_id
+
+    @property
+    def ran_at_least_ms(self) -> int | None:
+        """How long an interrupted run is known to have run, from its start to its last
+        report: it never reported an end, so this is all that is known of its duration.
+        None for every other run."""
+        if (
+            self.duration_ms is not None
+            or self.status is not Status.INTERRUPTED
+            or self.last_report_at is None
+        ):
+            return None
+        return max(0, self.last_report_at - self.started_at)
 
 
 @dataclass(frozen=True)
@@ -185,9 +201,10 @@ class RunDetail:
     exit_code: int | None = None
     tags: tuple[tuple[str, str], ...] = ()
     status_changes: tuple[StatusChange, ...] = ()  # oldest first
-    # When Hindsight stored the latest report of this run (its own clock): the last sign of
-    # life of a run that was interrupted.
-    last_report_at: int | None = None
+
+    @property
+    def last_report_at(self) -> int | None:
+        return self.summary.last_report_at
 
     def first_failed_node(self) -> NodeSummary | None:
         return next((n for n in self.nodes if n.status is Status.ERROR), None)

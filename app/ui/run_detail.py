@@ -61,7 +61,9 @@ def facts_text(detail: RunDetail) -> str:
     run = detail.summary
     parts = [
         f"started {format_timestamp(run.started_at)}",
-        format_duration(run.duration_ms),
+        format_duration(run.duration_ms)
+        if run.ran_at_least_ms is None
+        else f"ran ≥ {format_duration(run.ran_at_least_ms)} (to its last report)",
         f"{run.node_count:,} node" + ("" if run.node_count == 1 else "s"),
         f"trigger: {one_line(detail.trigger_type, 60) or '—'}",
     ]

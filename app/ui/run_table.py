@@ -31,6 +31,9 @@ RUN_ROLE = Qt.ItemDataRole.UserRole + 1  # the RunSummary of a row
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2  # the raw value a column sorts by
 
 PAGE_SIZE = 200
+INTERRUPTED_DURATION_TIP = (
+    "interrupted: it never reported an end; it ran at least this long (to its last report)"
+)
 # A full-text query's first page is one screenful: its cost grows with the rows asked for
 # (the index is checked window by window in listing order), and the rest arrives as the
 # user scrolls. 60 rows fill a full-height window on a large screen.
@@ -262,6 +265,8 @@ class RunTableModel(RecordTableModel[RunSummary]):
         if column == self.COL_STARTED:
             return format_timestamp(run.started_at)
         if column == self.COL_DURATION:
+            if run.ran_at_least_ms is not None:
+                return f"≥ {format_duration(run.ran_at_least_ms)}"
             text = format_duration(self._duration_ms(run))
             return text + " …" if run.duration_ms is None and run.status is Status.RUNNING else text
         if column == self.COL_NODES:
@@ -281,6 +286,8 @@ class RunTableModel(RecordTableModel[RunSummary]):
         if column == self.COL_WORKFLOW:
             return f"{run.workflow_label} ({run.workflow_id})\nrun {run.id}"
         if column == self.COL_DURATION and run.duration_ms is None:
+            if run.ran_at_least_ms is not None:
+                return INTERRUPTED_DURATION_TIP
             return "still running: time elapsed so far" if run.status is Status.RUNNING else None
         return None
 

@@ -80,8 +80,11 @@ def test_an_interrupted_run_says_why(hindsight: Hindsight, history: Path) -> Non
     from tests.conftest import make_report
 
     store_reports([make_report("stuck", status="running", completedAt=None)])
-    Run.update(received_at=0).where(Run.id == "stuck").execute()
-    assert writes.interrupt_stale_runs(24 * 3_600_000) == ["stuck"]
+    # Its last report came 95 s after it started, then nothing for more than a day.
+    started = Run.get_by_id("stuck").started_at
+    Run.update(received_at=started + 95_000).where(Run.id == "stuck").execute()
+    later = started + 95_000 + 25 * 3_600_000
+    assert writes.interrupt_stale_runs(24 * 3_600_000, now_ms=later) == ["stuck"]
     detail = queries.get_run("stuck")
     assert detail is not None
     (change,) = detail.status_changes
@@ -95,4 +98,9 @@ def test_an_interrupted_run_says_why(hindsight: Hindsight, history: Path) -> Non
     out = hindsight("runs", "show", "stuck", "--db", str(history)).stdout
     assert f"  status     INTERRUPTED\n  why        {reason} (marked " in out
     assert "; last reported: running)\n" in out
+    # It reported no end: all that is known of its duration is up to its last report.
+    assert "  duration   >= 1m 35s\n" in out
     assert "interrupted by Hindsight: no report for 24 h while running" in facts_text(detail)
+    assert "ran ≥ 1 min 35 s (to its last report)" in facts_text(detail)
+    listed = hindsight("runs", "list", "--status", "interrupted", "--db", str(history)).stdout
+    assert ">= 1m 35s" in listed

@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,8 @@ def _snapshot(run_id: str) -> dict[str, object]:
         for a in queries.list_artifacts(run_id)
     ]
     return {
-        "detail": detail.__dict__ | {"nodes": None, "last_report_at": None},
+        "detail": detail.__dict__
+        | {"nodes": None, "summary": replace(detail.summary, last_report_at=None)},
         "nodes": nodes,
         "logs": logs,
         "artifacts": artifacts,

@@ -51,6 +51,7 @@ def _run(
         duration_ms=None,
         node_count=len(nodes),
         failed_node_name=None,
+        last_report_at=last_report_at,
     )
     return RunDetail(
         summary=summary,
@@ -60,7 +61,6 @@ def _run(
         error_stack=None,
         error_node_id=None,
         nodes=nodes,
-        last_report_at=last_report_at,
     )
 
 

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QPersistentModelIndex
+from PySide6.QtCore import QItemSelectionModel, QPersistentModelIndex, Qt
 from PySide6.QtWidgets import QTableView
 
 from app.store.records import RunSummary
@@ -58,6 +59,21 @@ def test_display_text(qtbot: Any) -> None:
     assert model.index(0, RunTableModel.COL_DURATION).data() == "1.50 s"
     assert model.index(0, RunTableModel.COL_NODES).data() == "3"
     assert model.index(0, RunTableModel.COL_WORKFLOW).data() == "Workflow"
+
+
+def test_an_interrupted_run_shows_how_long_it_ran_at_least(qtbot: Any) -> None:
+    cut_off = replace(
+        summary("a", 1_000, Status.INTERRUPTED), duration_ms=None, last_report_at=96_000
+    )
+    ended = replace(summary("b", 1_000, Status.ERROR), last_report_at=96_000)
+    model = RunTableModel()
+    model.set_runs([cut_off, ended])
+    rows = {model.run_at(row).id: row for row in range(model.rowCount())}
+    duration = model.index(rows["a"], RunTableModel.COL_DURATION)
+    assert duration.data() == "≥ 1 min 35 s"
+    assert "to its last report" in duration.data(Qt.ItemDataRole.ToolTipRole)
+    # A run that reported its duration shows it, whenever its last report came.
+    assert model.index(rows["b"], RunTableModel.COL_DURATION).data() == "1.50 s"
 
 
 def test_node_model_passes_qt_model_tester(qtmodeltester: Any) -> None:
