@@ -270,3 +270,68 @@ def test_prefix_spelled_out_from_the_vocabulary_finds_what_fts5_prefixes_find(
         assert runs("zebra7") == {"r7", "late", *(f"r{i}" for i in range(70, 80))}
     finally:
         close_database()
+
+
+def _answers_of_a_file(path: Path, create_index: str | None) -> dict[str, object]:
+    """Store the same runs in a new file (its search index made by `create_index` when
+    given, as an older Hindsight made it) and collect what searches answer there."""
+    from app.store import search
+    from app.store.connection import close_database, open_database
+
+    open_database(path)
+    try:
+        if create_index is not None:
+            db.execute_sql(f'DROP TABLE "{search.SEARCH_TABLE}"')
+            db.execute_sql(create_index)
+        table_sql = db.execute_sql(
+            "SELECT sql FROM sqlite_master WHERE name = ?", [search.SEARCH_TABLE]
+        ).fetchone()[0]
+        _store(full_report())
+        for i, word in enumerate(["Zürich", "zurich-west", "harbour"]):
+            _store(
+                make_report(
+                    f"r{i}",
+                    startedAt=f"2026-11-2{i}T00:00:00Z",
+                    nodeExecutions=[
+                        {"nodeId": "n", "status": "error", "error": {"message": f"{word} down"}}
+                    ],
+                )
+            )
+        answers: dict[str, object] = {"table": table_sql}
+        for text in ["ValueError", "zurich", "zur", "Summarise", "slow", "down harb", "nowhere"]:
+            runs = [r.id for r in queries.list_runs(where=RunFilter(text=text))]
+            hits = sorted((h.run_id, h.node_id, h.field) for h in search_hits(text))
+            answers[text] = (runs, hits)
+        return answers
+    finally:
+        close_database()
+
+
+def test_new_files_index_rows_only_and_answer_as_files_indexed_by_column(tmp_path: Path) -> None:
+    """New files keep only which rows hold a word (`detail = none`); files created before
+    keep their `detail = column` index, and every search answers the same on both."""
+    from app.store import search
+
+    new = _answers_of_a_file(tmp_path / "new.db", None)
+    older_index = search.CREATE_SEARCH_TABLE.replace("detail = none", "detail = column")
+    old = _answers_of_a_file(tmp_path / "old.db", older_index)
+    assert "detail = none" in str(new.pop("table"))
+    assert "detail = column" in str(old.pop("table"))
+    assert new == old
+    assert new["zurich"] == (["r1", "r0"], [("r0", "n", "error"), ("r1", "n", "error")])
+    assert new["down harb"][0] == ["r2"]  # type: ignore[index]
+    assert new["nowhere"] == ([], [])
+
+
+def test_a_new_files_index_merges_segments_eight_at_a_time(db_path: Path) -> None:
+    from app.store import search
+    from app.store.connection import close_database, open_database
+
+    open_database(db_path)
+    try:
+        setting = db.execute_sql(
+            f"SELECT v FROM \"{search.SEARCH_TABLE}_config\" WHERE k = 'automerge'"
+        ).fetchone()
+        assert setting == (search.AUTOMERGE,) == (8,)
+    finally:
+        close_database()
