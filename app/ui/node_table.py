@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
 from app.store.records import NodeSummary
+from app.store.status import Status
 from app.ui.formatting import STATUS_COLOURS, format_duration, format_offset
 from app.ui.plain_text import one_line, tooltip
 from app.ui.record_table import Index, RecordTableModel
@@ -67,6 +68,8 @@ class NodeTableModel(RecordTableModel[NodeSummary]):
         if column == self.COL_TYPE:
             return one_line(node.node_type, 60)
         if column == self.COL_START:
+            if node.started_at is None and node.status is Status.PENDING:
+                return "not started"  # not "≈+…": it never ran, wherever its bar sits
             if node.started_at is None and node.pk in self._placed_ms:
                 # Not reported: placed after the previous node, as the waterfall draws it.
                 return "≈" + format_offset(self._placed_ms[node.pk], 0)

@@ -144,6 +144,8 @@ def describe(bar: Bar, origin: int) -> str:
         f"{node.status.value} · {format_duration(node.duration_ms)}",
         f"starts {format_offset(node.started_at, origin)}"
         if node.started_at is not None
+        else "not started"
+        if node.status is Status.PENDING
         else f"starts +{bar.start:.3f} s (after the previous node)",
     ]
     if bar.open_end:

@@ -167,3 +167,22 @@ def test_a_finished_or_interrupted_runs_bars_do_not_grow(live_pane: RunDetailPan
     timed = _node(2, Status.SUCCESS, started, started + 700)
     live_pane.show_run(_run(Status.RUNNING, timed, start=started))
     assert not live_pane.bars_growing
+
+
+def test_a_node_that_never_started_says_so_wherever_its_bar_sits() -> None:
+    """A pending node after an open-ended bar is drawn at that bar's end, but it never ran:
+    its start reads "not started", not an estimate like a node that did not report one."""
+    from app.ui.node_table import NodeTableModel
+
+    cut_off = _node(1, Status.INTERRUPTED, START, None)
+    never = replace(_node(2, Status.PENDING, START, None), started_at=None)
+    unreported = replace(_node(3, Status.SUCCESS, START, None), started_at=None, duration_ms=10)
+    detail = _run(Status.INTERRUPTED, cut_off, never, unreported, last_report_at=START + 95_000)
+    layout = layout_run(detail)
+    placed = {b.node.pk: round(b.start * 1000) for b in layout.bars if b.node.started_at is None}
+    model = NodeTableModel()
+    model.set_nodes(detail.nodes, layout.origin, placed)
+    starts = [model.index(row, NodeTableModel.COL_START).data() for row in range(3)]
+    assert starts == ["+0 ms", "not started", "≈+1 min 35 s"]
+    assert "not started" in describe(layout.bars[1], layout.origin)
+    assert "after the previous node" in describe(layout.bars[2], layout.origin)
