@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from functools import partial
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
@@ -15,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.store import queries
-from app.store.records import NodeSummary, RunDetail
+from app.store.records import NodeSummary, RunDetail, RunSummary
 from app.store.status import Status
 from app.ui.artifacts_tab import ArtifactsTab
 from app.ui.background import BackgroundQueries
@@ -57,13 +58,22 @@ def header_text(detail: RunDetail) -> str:
     return f"{run.status.value.upper()}  ·  {one_line(run.workflow_label, 120)}"
 
 
-def facts_text(detail: RunDetail) -> str:
+def _duration_text(run: RunSummary, now_ms: int | None) -> str:
+    if run.ran_at_least_ms is not None:
+        return f"ran ≥ {format_duration(run.ran_at_least_ms)} (to its last report)"
+    if run.duration_ms is None and run.status is Status.RUNNING:
+        now = int(time.time() * 1000) if now_ms is None else now_ms
+        return f"running for {format_duration(max(0, now - run.started_at))}"
+    return format_duration(run.duration_ms)
+
+
+def facts_text(detail: RunDetail, now_ms: int | None = None) -> str:
+    """The header's line of facts; a running run's time so far is counted to `now_ms`
+    (default: the clock)."""
     run = detail.summary
     parts = [
         f"started {format_timestamp(run.started_at)}",
-        format_duration(run.duration_ms)
-        if run.ran_at_least_ms is None
-        else f"ran ≥ {format_duration(run.ran_at_least_ms)} (to its last report)",
+        _duration_text(run, now_ms),
         f"{run.node_count:,} node" + ("" if run.node_count == 1 else "s"),
         f"trigger: {one_line(detail.trigger_type, 60) or '—'}",
     ]
@@ -235,8 +245,9 @@ class RunDetailPane(QWidget):
         return self._live.isActive()
 
     def _follow_running_bars(self, detail: RunDetail, layout: WaterfallLayout) -> None:
-        """Grow the bars of running nodes with the clock while the run runs (n8n and
-        Prefect show a live run's steps lengthening); stop once it has ended."""
+        """Grow the bars of running nodes, and the time the run has been running, with
+        the clock while the run runs (n8n and Prefect show a live run's steps lengthening);
+        stop once it has ended."""
         live = (
             detail.summary.status is Status.RUNNING
             and len(detail.nodes) <= LIVE_REFRESH_MAX_NODES
@@ -252,6 +263,7 @@ class RunDetailPane(QWidget):
             self._live.stop()
             return
         self.waterfall.refresh(layout_run(self._detail))
+        self.facts.setText(facts_text(self._detail))
 
     @staticmethod
     def _node_to_open(detail: RunDetail, keep_node_id: str | None) -> NodeSummary | None:

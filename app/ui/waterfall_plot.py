@@ -8,7 +8,7 @@ from functools import cache
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QColor, QFontMetrics, QPalette
 from PySide6.QtWidgets import QWidget
 
 from app.store.status import Status
@@ -18,6 +18,7 @@ from app.ui.waterfall_layout import BAR_HEIGHT, WaterfallLayout
 
 LABEL_FRACTION = 0.08  # bars at least this wide carry their node's name
 MAX_LABELS = 100
+LABEL_MARGIN_PX = 10  # the text item's own margins, and a gap before the next bar
 MIN_LANES = 4
 LANE_LABEL_SPACING_PX = 16  # below this, lane names are thinned so they never overlap
 
@@ -85,6 +86,7 @@ class WaterfallPlot(pg.PlotWidget):
         )
         self.setMinimumHeight(80)
         self._labels: list[pg.TextItem] = []
+        self._label_texts: list[tuple[str, float]] = []  # each label's full name, bar width
         # Whether the user has zoomed or panned since the view was last fitted to the run.
         self._user_moved_view = False
         item = self.getPlotItem()
@@ -112,7 +114,10 @@ class WaterfallPlot(pg.PlotWidget):
         self.highlight_bar.setZValue(10)
         item.addItem(self.bars)
         item.addItem(self.highlight_bar)
-        item.getViewBox().sigRangeChangedManually.connect(self._on_user_moved_view)
+        view_box = item.getViewBox()
+        view_box.sigRangeChangedManually.connect(self._on_user_moved_view)
+        view_box.sigXRangeChanged.connect(self._fit_labels)
+        view_box.sigResized.connect(self._fit_labels)
 
     def _on_user_moved_view(self, *_: object) -> None:
         self._user_moved_view = True
@@ -155,15 +160,37 @@ class WaterfallPlot(pg.PlotWidget):
         for label in self._labels:
             item.removeItem(label)
         self._labels = []
+        self._label_texts = []
         wide = max(layout.span, 0.001) * LABEL_FRACTION
         for bar in layout.bars:
             if len(self._labels) == MAX_LABELS:
                 break
             if bar.end - bar.start >= wide:
-                label = pg.TextItem(one_line(bar.node.label, 40), color="w", anchor=(0, 0.5))
+                text = one_line(bar.node.label, 40)
+                label = pg.TextItem(text, color="w", anchor=(0, 0.5))
                 label.setPos(bar.start, bar.lane)
                 item.addItem(label)
                 self._labels.append(label)
+                self._label_texts.append((text, bar.end - bar.start))
+        self._fit_labels()
+
+    def _fit_labels(self, *_: object) -> None:
+        """Cut each name to its bar's width on screen, with an ellipsis, and hide it where
+        not even that fits: a name never runs over the next bar. Again on every zoom, pan
+        and resize, since a bar's width on screen changes with them."""
+        if not self._labels:
+            return
+        pixel_s = self.getPlotItem().getViewBox().viewPixelSize()[0]
+        if not pixel_s > 0:  # not laid out yet: sigResized comes once it is
+            return
+        metrics = QFontMetrics(self._labels[0].textItem.font())
+        for label, (text, width_s) in zip(self._labels, self._label_texts, strict=True):
+            room = int(width_s / pixel_s) - LABEL_MARGIN_PX
+            shown = metrics.elidedText(text, Qt.TextElideMode.ElideRight, room) if room > 0 else ""
+            if shown == "…":
+                shown = ""
+            label.setText(shown)
+            label.setVisible(bool(shown))
 
     def outline(self, start: float, lane: int, width: float) -> None:
         self.highlight_bar.setOpts(x0=[start], y=[lane], width=[width])

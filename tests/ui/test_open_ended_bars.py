@@ -16,7 +16,7 @@ from app.store.records import NodeSummary, RunDetail, RunSummary
 from app.store.status import Status
 from app.ui import run_detail
 from app.ui.background import BackgroundQueries
-from app.ui.run_detail import RunDetailPane
+from app.ui.run_detail import RunDetailPane, facts_text
 from app.ui.waterfall import Waterfall
 from app.ui.waterfall_layout import describe, layout_run
 
@@ -144,7 +144,12 @@ def test_a_shown_running_runs_bars_grow_with_the_clock_until_it_ends(
     view_box.setXRange(0.0, 1.0, padding=0)
     view_box.sigRangeChangedManually.emit([True, False])
 
+    shown_facts = live_pane.facts.text()
+    assert "running for 2" in shown_facts  # started 2 s before it was shown
     qtbot.waitUntil(lambda: waterfall.bar_of(2).end > first_end + 0.05)  # type: ignore[union-attr]
+    qtbot.waitUntil(lambda: live_pane.facts.text() != shown_facts)  # the time so far, too
+    detail = _run(Status.RUNNING, done, running, start=started)
+    assert "running for 1 min 35 s" in facts_text(detail, now_ms=started + 95_000)
     assert waterfall.bar_of(1).end == 1.0  # type: ignore[union-attr]  # a finished node stays
     assert waterfall.selected_pk == 2  # the selection stays
     assert view_box.viewRange()[0] == pytest.approx([0.0, 1.0])  # and so does the zoom

@@ -92,3 +92,36 @@ def test_the_main_window_imports_no_pyqtgraph() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+def test_bar_names_are_cut_to_their_bars_width_on_screen(qtbot: Any) -> None:
+    """A name longer than its bar ends in an ellipsis instead of running over the next bar,
+    and shows whole once the user zooms in on it."""
+    from dataclasses import replace
+
+    name = "Search the knowledge base"
+    short = replace(_node(1, None, 0), node_name=name, completed_at=3_000, duration_ms=3_000)
+    long = replace(
+        _node(2, None, 3_000), node_name="Draft reply", completed_at=23_000, duration_ms=20_000
+    )
+    waterfall = Waterfall()
+    qtbot.addWidget(waterfall)
+    waterfall.resize(600, 200)
+    waterfall.show()
+    qtbot.waitExposed(waterfall)
+    waterfall.set_nodes([short, long], 0)
+    # The plot is made on the first draw and grows to the widget's width (a resize, after
+    # which the names are fitted again).
+    qtbot.waitUntil(lambda: waterfall.plot.width() > 500)
+    first, second = waterfall.plot.labels
+    view_box = waterfall.plot.getPlotItem().getViewBox()
+
+    def shown(label: Any) -> str:
+        return str(label.textItem.toPlainText()) if label.isVisible() else ""
+
+    assert shown(first).startswith("Search") and shown(first).endswith("…")
+    bar_px = 3.0 / view_box.viewPixelSize()[0]
+    assert first.textItem.boundingRect().width() <= bar_px
+    assert shown(second) == "Draft reply"
+    view_box.setXRange(0, 3.5, padding=0)  # zoomed in on the first bar
+    assert shown(first) == name
