@@ -37,6 +37,7 @@ class NodeTableModel(RecordTableModel[NodeSummary]):
         self._origin = 0
         self._by_pk: dict[int, int] = {}
         self._placed_ms: dict[int, int] = {}  # where the waterfall put nodes without a start
+        self._now_ms: int | None = None  # while the run runs: running nodes' time so far
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         node = self.row_at(index)
@@ -75,6 +76,9 @@ class NodeTableModel(RecordTableModel[NodeSummary]):
                 return "≈" + format_offset(self._placed_ms[node.pk], 0)
             return format_offset(node.started_at, self._origin)
         if column == self.COL_DURATION:
+            elapsed = self._elapsed_ms(node)
+            if elapsed is not None:
+                return format_duration(elapsed) + " …"
             return format_duration(node.duration_ms)
         if column == self.COL_ATTEMPT:
             return str(node.attempt)
@@ -96,6 +100,26 @@ class NodeTableModel(RecordTableModel[NodeSummary]):
 
     def row_of(self, node_pk: int) -> int | None:
         return self._by_pk.get(node_pk)
+
+    def _elapsed_ms(self, node: NodeSummary) -> int | None:
+        """A running node's time so far, while its run runs (None otherwise)."""
+        if (
+            self._now_ms is None
+            or node.status is not Status.RUNNING
+            or node.duration_ms is not None
+            or node.started_at is None
+        ):
+            return None
+        return max(0, self._now_ms - node.started_at)
+
+    def set_clock(self, now_ms: int | None) -> None:
+        """Count running nodes' durations up to `now_ms` (None: the run is not running,
+        show what was reported); repaints those cells."""
+        self._now_ms = now_ms
+        for row, node in enumerate(self._rows):
+            if node.status is Status.RUNNING and node.duration_ms is None:
+                cell = self.index(row, self.COL_DURATION)
+                self.dataChanged.emit(cell, cell, [Qt.ItemDataRole.DisplayRole])
 
     def set_nodes(
         self,

@@ -245,9 +245,9 @@ class RunDetailPane(QWidget):
         return self._live.isActive()
 
     def _follow_running_bars(self, detail: RunDetail, layout: WaterfallLayout) -> None:
-        """Grow the bars of running nodes, and the time the run has been running, with
-        the clock while the run runs (n8n and Prefect show a live run's steps lengthening);
-        stop once it has ended."""
+        """Grow the bars of running nodes, their durations in the table and the time the
+        run has been running, with the clock while the run runs (n8n and Prefect show a
+        live run's steps lengthening); stop once it has ended."""
         live = (
             detail.summary.status is Status.RUNNING
             and len(detail.nodes) <= LIVE_REFRESH_MAX_NODES
@@ -257,13 +257,16 @@ class RunDetailPane(QWidget):
             self._live.stop()
         elif not self._live.isActive():
             self._live.start()
+        self.node_model.set_clock(int(time.time() * 1000) if live else None)
 
     def _grow_running_bars(self) -> None:
         if self._detail is None:
             self._live.stop()
             return
-        self.waterfall.refresh(layout_run(self._detail))
-        self.facts.setText(facts_text(self._detail))
+        now_ms = int(time.time() * 1000)
+        self.waterfall.refresh(layout_run(self._detail, now_ms))
+        self.facts.setText(facts_text(self._detail, now_ms))
+        self.node_model.set_clock(now_ms)
 
     @staticmethod
     def _node_to_open(detail: RunDetail, keep_node_id: str | None) -> NodeSummary | None:

@@ -148,6 +148,12 @@ def test_a_shown_running_runs_bars_grow_with_the_clock_until_it_ends(
     assert "running for 2" in shown_facts  # started 2 s before it was shown
     qtbot.waitUntil(lambda: waterfall.bar_of(2).end > first_end + 0.05)  # type: ignore[union-attr]
     qtbot.waitUntil(lambda: live_pane.facts.text() != shown_facts)  # the time so far, too
+    model = live_pane.node_model
+    running_duration = model.index(1, model.COL_DURATION)
+    shown_duration = running_duration.data()
+    assert shown_duration.endswith(" …") and shown_duration.startswith("1.")  # ran ~1 s
+    qtbot.waitUntil(lambda: running_duration.data() != shown_duration)  # and counts on
+    assert model.index(0, model.COL_DURATION).data() == "1.00 s"  # as reported
     detail = _run(Status.RUNNING, done, running, start=started)
     assert "running for 1 min 35 s" in facts_text(detail, now_ms=started + 95_000)
     assert waterfall.bar_of(1).end == 1.0  # type: ignore[union-attr]  # a finished node stays
@@ -158,6 +164,7 @@ def test_a_shown_running_runs_bars_grow_with_the_clock_until_it_ends(
     live_pane.show_run(_run(Status.SUCCESS, done, ended, start=started))
     assert not live_pane.bars_growing
     assert waterfall.bar_of(2).end == 3.0  # type: ignore[union-attr]
+    assert model.index(1, model.COL_DURATION).data() == "2.00 s"
 
 
 def test_a_finished_or_interrupted_runs_bars_do_not_grow(live_pane: RunDetailPane) -> None:
