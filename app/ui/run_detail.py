@@ -37,10 +37,14 @@ from app.ui.waterfall_layout import WaterfallLayout, layout_run
 STATUS_CELL_PADDING = 8  # px: the cell's margins and the gap between icon and word
 _NODE_COLUMN_WIDTHS = (
     (NodeTableModel.COL_TYPE, 80),
-    (NodeTableModel.COL_START, 80),
-    (NodeTableModel.COL_DURATION, 80),
     (NodeTableModel.COL_ATTEMPT, 60),
     (NodeTableModel.COL_TOKENS, 70),
+)
+# The longest texts the time columns show in a run of up to an hour: an estimated start, and
+# a running node's time so far. Their columns are sized to them in the view's font.
+_WIDEST_TIMES = (
+    (NodeTableModel.COL_START, "≈+59 min 59 s"),
+    (NodeTableModel.COL_DURATION, "59 min 59 s …"),
 )
 
 
@@ -169,6 +173,9 @@ class RunDetailPane(QWidget):
         view = record_view(self.node_model, NodeTableModel.COL_NAME)
         for column, width in _NODE_COLUMN_WIDTHS:
             view.setColumnWidth(column, width)
+        for column, text in _WIDEST_TIMES:
+            width = view.fontMetrics().horizontalAdvance(text) + 2 * STATUS_CELL_PADDING
+            view.setColumnWidth(column, max(80, width))
         view.setColumnWidth(NodeTableModel.COL_STATUS, status_column_width(view))
         view.selectionModel().currentRowChanged.connect(self._on_node_changed)
         return view

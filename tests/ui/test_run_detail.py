@@ -256,3 +256,11 @@ def test_the_status_column_fits_the_longest_status(pane: RunDetailPane) -> None:
     icon = view.style().pixelMetric(view.style().PixelMetric.PM_SmallIconSize)
     needed = view.fontMetrics().horizontalAdvance("interrupted") + icon
     assert view.columnWidth(NodeTableModel.COL_STATUS) > needed
+
+
+def test_the_time_columns_fit_an_estimated_start_and_a_running_time(pane: RunDetailPane) -> None:
+    view = pane.node_view
+    metrics = view.fontMetrics()
+    assert view.columnWidth(NodeTableModel.COL_START) > metrics.horizontalAdvance("≈+1 min 35 s")
+    running = metrics.horizontalAdvance("59 min 59 s …")
+    assert view.columnWidth(NodeTableModel.COL_DURATION) > running
