@@ -34,7 +34,7 @@ from app.ui.runner import alive
 from app.ui.waterfall import Waterfall
 from app.ui.waterfall_layout import WaterfallLayout, layout_run
 
-STATUS_CELL_PADDING = 8  # px: the cell's margins and the gap between icon and word
+CELL_PADDING = 8  # px: each of a cell's margins, and the gap between icon and word
 _NODE_COLUMN_WIDTHS = (
     (NodeTableModel.COL_TYPE, 80),
     (NodeTableModel.COL_ATTEMPT, 60),
@@ -54,7 +54,7 @@ def status_column_width(view: QTableView) -> int:
     icon = view.iconSize().width()
     if icon <= 0:  # unset: the style's small icon size applies
         icon = view.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize)
-    return words + icon + 3 * STATUS_CELL_PADDING
+    return words + icon + 3 * CELL_PADDING
 
 
 def header_text(detail: RunDetail) -> str:
@@ -174,7 +174,7 @@ class RunDetailPane(QWidget):
         for column, width in _NODE_COLUMN_WIDTHS:
             view.setColumnWidth(column, width)
         for column, text in _WIDEST_TIMES:
-            width = view.fontMetrics().horizontalAdvance(text) + 2 * STATUS_CELL_PADDING
+            width = view.fontMetrics().horizontalAdvance(text) + 2 * CELL_PADDING
             view.setColumnWidth(column, max(80, width))
         view.setColumnWidth(NodeTableModel.COL_STATUS, status_column_width(view))
         view.selectionModel().currentRowChanged.connect(self._on_node_changed)
