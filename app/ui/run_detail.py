@@ -35,6 +35,7 @@ from app.ui.waterfall import Waterfall
 from app.ui.waterfall_layout import WaterfallLayout, layout_run
 
 CELL_PADDING = 8  # px: each of a cell's margins, and the gap between icon and word
+NODE_NAME_WIDTH = 180  # px the node table starts with for names ("Search knowledge base")
 _NODE_COLUMN_WIDTHS = (
     (NodeTableModel.COL_TYPE, 80),
     (NodeTableModel.COL_ATTEMPT, 60),
@@ -140,9 +141,11 @@ class RunDetailPane(QWidget):
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self.node_view)
         top.addWidget(self.waterfall)
-        top.setStretchFactor(0, 1)
+        # The table starts wide enough for its fixed columns and a readable node name; the
+        # waterfall takes the rest of the width, and what a larger window adds.
+        top.setStretchFactor(0, 0)
         top.setStretchFactor(1, 1)
-        top.setSizes([620, 680])
+        top.setSizes([self._node_table_width(), 680])
         nodes_page = QSplitter(Qt.Orientation.Vertical)
         nodes_page.addWidget(top)
         nodes_page.addWidget(self.inspector)
@@ -179,6 +182,18 @@ class RunDetailPane(QWidget):
         view.setColumnWidth(NodeTableModel.COL_STATUS, status_column_width(view))
         view.selectionModel().currentRowChanged.connect(self._on_node_changed)
         return view
+
+    def _node_table_width(self) -> int:
+        """The node table's starting width: its fixed columns, the node name and the
+        scroll bar."""
+        view = self.node_view
+        fixed = sum(
+            view.columnWidth(column)
+            for column in range(self.node_model.columnCount())
+            if column != NodeTableModel.COL_NAME
+        )
+        scroll_bar = view.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        return fixed + NODE_NAME_WIDTH + scroll_bar + 2 * view.frameWidth()
 
     def run_tabs(self) -> tuple[RunTab, ...]:
         return (self.logs_tab, self.info_tab, self.artifacts_tab, self.raw_tab)

@@ -264,3 +264,25 @@ def test_the_time_columns_fit_an_estimated_start_and_a_running_time(pane: RunDet
     assert view.columnWidth(NodeTableModel.COL_START) > metrics.horizontalAdvance("≈+1 min 35 s")
     running = metrics.horizontalAdvance("59 min 59 s …")
     assert view.columnWidth(NodeTableModel.COL_DURATION) > running
+
+
+def test_the_node_name_keeps_its_room_and_the_waterfall_takes_the_rest(
+    qtbot: Any, pane: RunDetailPane
+) -> None:
+    """The time columns are sized to their longest texts; the node name still gets room on
+    a small window, and a larger window widens the waterfall, not the table."""
+    from app.ui.run_detail import NODE_NAME_WIDTH
+
+    widths = {}
+    for width in (1160, 1600):
+        pane.resize(width, 850)
+        qtbot.waitUntil(lambda width=width: pane.width() == width)
+        widths[width] = (
+            pane.node_view.columnWidth(NodeTableModel.COL_NAME),
+            pane.waterfall.width(),
+        )
+    small_name, small_waterfall = widths[1160]
+    large_name, large_waterfall = widths[1600]
+    assert small_name >= NODE_NAME_WIDTH - 20
+    assert large_name == small_name
+    assert large_waterfall - small_waterfall >= 400
