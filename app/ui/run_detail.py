@@ -126,6 +126,9 @@ class RunDetailPane(QWidget):
         self.header = plain_label("Select a run.")
         self.header.setStyleSheet("font-size: 13pt; font-weight: bold;")
         self.facts = plain_label()
+        # Wrapped: an interrupted run's reason can be longer than the window is wide, and an
+        # unwrapped label would make the window that wide.
+        self.facts.setWordWrap(True)
         self.run_error = plain_label()
         self.run_error.setWordWrap(True)
         self.run_error.setStyleSheet(f"color: {STATUS_COLOURS[Status.ERROR]};")

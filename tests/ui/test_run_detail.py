@@ -286,3 +286,9 @@ def test_the_node_name_keeps_its_room_and_the_waterfall_takes_the_rest(
     assert small_name >= NODE_NAME_WIDTH - 20
     assert large_name == small_name
     assert large_waterfall - small_waterfall >= 400
+
+
+def test_a_long_facts_line_wraps_instead_of_widening_the_window(pane: RunDetailPane) -> None:
+    assert pane.facts.wordWrap()
+    pane.facts.setText("interrupted by Hindsight: " + "no report for a long time; " * 20)
+    assert pane.facts.minimumSizeHint().width() < 600
