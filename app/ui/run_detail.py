@@ -5,7 +5,15 @@ from __future__ import annotations
 import time
 from functools import partial
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QByteArray,
+    QItemSelectionModel,
+    QModelIndex,
+    QSettings,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtWidgets import (
     QSplitter,
     QStyle,
@@ -36,6 +44,7 @@ from app.ui.waterfall_layout import WaterfallLayout, layout_run
 
 CELL_PADDING = 8  # px: each of a cell's margins, and the gap between icon and word
 NODE_NAME_WIDTH = 180  # px the node table starts with for names ("Search knowledge base")
+NODES_SPLIT_UNIT = 1000  # nodes : inspector = 1 : 1 on first start (scaled to the pane)
 _NODE_COLUMN_WIDTHS = (
     (NodeTableModel.COL_TYPE, 80),
     (NodeTableModel.COL_ATTEMPT, 60),
@@ -141,7 +150,7 @@ class RunDetailPane(QWidget):
         self.waterfall = Waterfall()
         self.waterfall.node_clicked.connect(self.select_node)
         self.inspector = NodeInspector(runner)
-        top = QSplitter(Qt.Orientation.Horizontal)
+        self.nodes_top_split = top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self.node_view)
         top.addWidget(self.waterfall)
         # The table starts wide enough for its fixed columns and a readable node name; the
@@ -149,11 +158,14 @@ class RunDetailPane(QWidget):
         top.setStretchFactor(0, 0)
         top.setStretchFactor(1, 1)
         top.setSizes([self._node_table_width(), 680])
-        nodes_page = QSplitter(Qt.Orientation.Vertical)
+        # Nodes and their inspector start level: at 2 : 3 a 740 px window left the table
+        # two and a half rows. Both splits are remembered (save_layout).
+        self.nodes_split = nodes_page = QSplitter(Qt.Orientation.Vertical)
         nodes_page.addWidget(top)
         nodes_page.addWidget(self.inspector)
-        nodes_page.setStretchFactor(0, 2)
-        nodes_page.setStretchFactor(1, 3)
+        nodes_page.setStretchFactor(0, 1)
+        nodes_page.setStretchFactor(1, 1)
+        nodes_page.setSizes([NODES_SPLIT_UNIT, NODES_SPLIT_UNIT])
 
         self.logs_tab = LogsTab(runner)
         self.info_tab = RunInfoTab(runner)
@@ -173,6 +185,20 @@ class RunDetailPane(QWidget):
         layout.addWidget(self.run_error)
         layout.addWidget(self.run_id)
         layout.addWidget(self.tabs, 1)
+
+    def save_layout(self, settings: QSettings) -> None:
+        settings.setValue("runDetail/nodesSplit", self.nodes_split.saveState())
+        settings.setValue("runDetail/nodesTopSplit", self.nodes_top_split.saveState())
+
+    def restore_layout(self, settings: QSettings) -> None:
+        """The splits the user left; the starting ones where none were saved."""
+        for key, split in (
+            ("runDetail/nodesSplit", self.nodes_split),
+            ("runDetail/nodesTopSplit", self.nodes_top_split),
+        ):
+            state = settings.value(key)
+            if isinstance(state, QByteArray):
+                split.restoreState(state)
 
     def _build_node_view(self) -> QTableView:
         # Fixed widths, not fitted to contents: measuring a 10,000-node run would stall.
