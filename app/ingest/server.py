@@ -34,7 +34,7 @@ from app.ingest.http11 import LeanRequestHandler
 from app.ingest.openapi import openapi_document
 from app.ingest.report import ReportError, decode_logs, decode_nodes, decode_reports, is_batch
 from app.ingest.steps import decode_steps
-from app.ingest.writer import ReportWriter, WriterBusy, WriterStopped
+from app.ingest.writer import ReportWriter, StoreCrashed, WriterBusy, WriterStopped
 from app.store.connection import opened_target
 from app.store.failures import Trouble, classify
 from app.store.models import db
@@ -362,6 +362,12 @@ class _Handler(LeanRequestHandler):
             store()
         except (WriterBusy, WriterStopped) as busy:
             raise _unavailable(f"not stored: {busy}; retry") from None
+        except StoreCrashed as crashed:
+            # Not 4xx: the body is valid, the failure is the receiver's. Reporters keep the
+            # report (spooled), and the receiver sets a spooled file that crashes it aside.
+            raise _HttpError(
+                HTTPStatus.INTERNAL_SERVER_ERROR, f"{crashed}; see the receiver's log"
+            ) from None
         except RunNotFound as missing:
             raise _HttpError(HTTPStatus.NOT_FOUND, str(missing), runId=missing.run_id) from None
         except NotAStepRun as taken:

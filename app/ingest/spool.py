@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 from app.ingest.report import ReportError, decode_reports
-from app.ingest.writer import ReportWriter, WriterBusy, WriterStopped
+from app.ingest.writer import ReportWriter, StoreCrashed, WriterBusy, WriterStopped
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,12 @@ def ingest_spool(directory: Path, writer: ReportWriter, stop: threading.Event | 
             writer.write(records)
         except (WriterBusy, WriterStopped):
             return ingested  # try the rest at the next pass
+        except StoreCrashed:
+            # Kept for a look, but never tried again: it would stop the store every pass.
+            log.error("spooled report %s stops the store process; set aside", path.name)
+            with contextlib.suppress(OSError):
+                path.rename(path.with_name(path.name + ".crashed"))
+            continue
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         ingested += 1

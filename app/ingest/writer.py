@@ -16,6 +16,7 @@ cost negligible while keeping each waiting client's latency short.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import queue
@@ -43,6 +44,16 @@ class WriterBusy(RuntimeError):
 
 class WriterStopped(RuntimeError):
     """The writer has shut down and accepts nothing more."""
+
+
+class StoreStopped(WriterBusy):
+    """The store process stopped before it answered for a group: nothing of it is known to
+    be stored (writer_process.py)."""
+
+
+class StoreCrashed(RuntimeError):
+    """This write stopped the store process twice, the second time alone: the write itself
+    stops it. It is not stored; trying it again here would only stop the process again."""
 
 
 class GroupStore(Protocol):
@@ -78,6 +89,9 @@ class _Job:
     size: int = 0  # request body bytes, for the group's limit
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
+    # Tried again in a group of its own, nothing else in flight: its group was in the store
+    # process when that stopped (_isolate).
+    alone: bool = False
 
     @property
     def runs(self) -> int:
@@ -86,6 +100,7 @@ class _Job:
 
 
 _STOP = object()
+_WAKE = object()  # a job to try alone is waiting (the writer may be waiting on the queue)
 
 
 class ReportWriter:
@@ -100,10 +115,12 @@ class ReportWriter:
         self._thread = threading.Thread(target=self._run, name="hindsight-writer", daemon=True)
         self._stopped = threading.Event()
         self._held: _Job | None = None  # taken from the queue but beyond the last group's limits
+        self._suspects: collections.deque[_Job] = collections.deque()  # to try alone, first
         self._store: GroupStore = store if store is not None else StoreWorker()
         # Groups sent to the store and not yet answered, oldest first, for the answering
         # thread; at most `depth` of them (a free slot is taken before a group is formed).
-        self._in_flight: queue.SimpleQueue[tuple[list[_Job], Any] | None] = queue.SimpleQueue()
+        # Each with the slots it holds: one, or all of them for a job tried alone.
+        self._in_flight: queue.SimpleQueue[tuple[list[_Job], Any, int] | None] = queue.SimpleQueue()
         self._slots = threading.Semaphore(self._store.depth)
         self._answering = threading.Thread(
             target=self._answer, name="hindsight-writer-answers", daemon=True
@@ -185,7 +202,7 @@ class ReportWriter:
                 self._slots.acquire()
                 group, stop_after = self._next_group()
                 if group:
-                    self._send(group)
+                    self._send(group, self._exclusive() if group[0].alone else 1)
                 else:
                     self._slots.release()
                 if stop_after:
@@ -196,16 +213,27 @@ class ReportWriter:
             self._fail_pending(WriterStopped("the receiver shut down before the write"))
             self._store.close()
 
+    def _exclusive(self) -> int:
+        """Take every other slot too, so that a job tried alone is the only one in the store
+        process (the writer thread holds one slot already); the count held."""
+        for _ in range(self._store.depth - 1):
+            self._slots.acquire()
+        return self._store.depth
+
     def _answer(self) -> None:
         """Release each group's requests once the store has answered for it, in order."""
         while (item := self._in_flight.get()) is not None:
-            group, ticket = item
+            group, ticket, slots = item
+            outcomes: list[Outcome] | None
             try:
                 try:
                     outcomes = self._store.receive(ticket)
-                except Exception as exc:  # the writer process stopped, say: nothing known stored
+                except StoreStopped as stopped:
+                    outcomes = self._isolate(group, stopped)
+                except Exception as exc:  # nothing known stored
                     outcomes = [Outcome(error=exc) for _ in group]
-                self._release(group, outcomes)
+                if outcomes is not None:
+                    self._release(group, outcomes)
             except Exception:  # never leave a request waiting, nor the writer without a slot
                 log.exception("answering a group of writes failed")
                 for job in group:
@@ -213,11 +241,33 @@ class ReportWriter:
                         job.error = WriterBusy("the write's outcome was lost; retry")
                         job.done.set()
             finally:
-                self._slots.release()
+                self._slots.release(slots)
+
+    def _isolate(self, group: list[_Job], stopped: StoreStopped) -> list[Outcome] | None:
+        """The store process stopped with this group in it. One job may stop it every time
+        (a report that crashes a library, say): each job is tried again alone, before
+        anything newer, so its neighbours are stored; one that stops it alone is answered
+        StoreCrashed. None: the group is answered later, job by job."""
+        if len(group) == 1 and group[0].alone:
+            log.error("a write stopped the store process twice, the second time alone")
+            crashed = StoreCrashed(
+                "storing this stopped Hindsight's store process, twice; it was not stored"
+            )
+            return [Outcome(error=crashed)]
+        if self._stopped.is_set():
+            return [Outcome(error=stopped) for _ in group]
+        for job in group:
+            job.alone = True
+            self._suspects.append(job)
+        with contextlib.suppress(queue.Full):  # full: the writer is not waiting on it
+            self._queue.put_nowait(_WAKE)
+        return None
 
     def _next_group(self) -> tuple[list[_Job], bool]:
         """The jobs for one transaction: whatever is waiting, up to the limits on reports and
         bytes (the first job always fits); and whether the writer was asked to stop."""
+        with contextlib.suppress(IndexError):
+            return [self._suspects.popleft()], False
         first: _Job | object
         if self._held is not None:
             first, self._held = self._held, None
@@ -225,6 +275,8 @@ class ReportWriter:
             first = self._wait_for_job()
         if first is _STOP:
             return [], True
+        if first is _WAKE:
+            return [], False
         assert isinstance(first, _Job)
         group, runs, size = [first], first.runs, first.size
         while runs < MAX_GROUP_RUNS and size < MAX_GROUP_BYTES:
@@ -234,6 +286,8 @@ class ReportWriter:
                 break
             if item is _STOP:
                 return group, True
+            if item is _WAKE:
+                continue
             assert isinstance(item, _Job)
             if runs + item.runs > MAX_GROUP_RUNS or size + item.size > MAX_GROUP_BYTES:
                 self._held = item  # first of the next group
@@ -252,14 +306,14 @@ class ReportWriter:
                 self._store.on_idle()
         return self._queue.get()
 
-    def _send(self, group: list[_Job]) -> None:
+    def _send(self, group: list[_Job], slots: int) -> None:
         try:
             ticket = self._store.send([job.task for job in group])
         except Exception as exc:  # the writer process cannot start, say: nothing is stored
             self._release(group, [Outcome(error=exc) for _ in group])
-            self._slots.release()
+            self._slots.release(slots)
         else:
-            self._in_flight.put((group, ticket))
+            self._in_flight.put((group, ticket, slots))
 
     def _release(self, group: list[_Job], outcomes: list[Outcome]) -> None:
         for job, outcome in zip(group, outcomes, strict=True):
@@ -275,6 +329,10 @@ class ReportWriter:
                 log.exception("on_committed callback failed")
 
     def _fail_pending(self, error: BaseException) -> None:
+        while self._suspects:
+            job = self._suspects.popleft()
+            job.error = error
+            job.done.set()
         if self._held is not None:
             self._held.error = error
             self._held.done.set()

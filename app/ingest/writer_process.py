@@ -10,8 +10,9 @@ does not sit idle while a group is pickled and sent (batches of 50: ~1,900 -> ~2
 runs/s on 2 cores). Durability is unchanged: the child answers after the group's
 transaction has committed, and the requests waiting for it are released only then.
 
-If the child dies, the groups it held fail with WriterBusy (the clients get 503 and retry;
-a replayed report replaces its run), and the next group starts a new child.
+If the child dies, the groups it held fail with StoreStopped, and the next group starts a
+new child. The writer then tries each of their jobs again alone (writer.py, _isolate): a
+report that kills the child every time fails on its own, and its neighbours are stored.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from peewee import OperationalError
 
 from app.config import DatabaseTarget
 from app.ingest.store_worker import Outcome, StoreWorker, Task
-from app.ingest.writer import WriterBusy
+from app.ingest.writer import StoreStopped, WriterBusy
 from app.store.connection import StoreError, open_database
 from app.store.failures import classify
 
@@ -155,11 +156,11 @@ class ProcessStore:
     def receive(self, ticket: int) -> list[Outcome]:
         """The outcomes of the oldest group sent, once the child has committed it."""
         if ticket != self._generation:  # without waiting for a new child to start
-            raise WriterBusy("the store process stopped before it answered")
+            raise StoreStopped("the store process stopped before it answered")
         with self._lock:
             answers = self._answers if ticket == self._generation else None
         if answers is None:
-            raise WriterBusy("the store process stopped before it answered")
+            raise StoreStopped("the store process stopped before it answered")
         try:
             outcomes: list[Outcome] = answers.recv()
         except Exception:
@@ -170,7 +171,7 @@ class ProcessStore:
             with self._lock:
                 if ticket == self._generation:
                     self._discard()
-            raise WriterBusy("the store process stopped before it answered") from None
+            raise StoreStopped("the store process stopped before it answered") from None
         with self._lock:
             if ticket == self._generation:  # else counted out when that child was discarded
                 self._unanswered -= 1
@@ -204,7 +205,7 @@ class ProcessStore:
                 end.close()
         self._process, self._requests, self._answers = None, None, None
         self._unanswered = 0
-        self._generation += 1  # tickets of the child that is gone answer WriterBusy
+        self._generation += 1  # tickets of the child that is gone answer StoreStopped
 
 
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from app.ingest.service import IngestService
 from app.ingest.spool import ingest_spool
-from app.ingest.writer import ReportWriter
+from app.ingest.writer import ReportWriter, StoreCrashed
 from app.reporter import Reporter
 from app.store import queries
+from app.store.records import RunRecord
 from tests.conftest import make_report
 
 
@@ -75,3 +77,31 @@ def test_reporter_spool_is_delivered_by_the_service_exactly_once(
     for i in range(3):
         detail = queries.get_run(f"off-{i}")
         assert detail is not None and detail.summary.status.value == "success"
+
+
+class _CrashingOn(ReportWriter):
+    """A writer whose store process would stop on the report `poison` every time."""
+
+    def write(self, records: Sequence[RunRecord], timeout: float = 30.0, size: int = 0) -> None:
+        if any(record.id == "poison" for record in records):
+            raise StoreCrashed("storing this stopped Hindsight's store process, twice")
+        super().write(records, timeout, size)
+
+
+def test_a_spooled_report_that_crashes_the_store_is_set_aside_not_retried(
+    database: Path, tmp_path: Path
+) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    for index, run_id in enumerate(("a", "poison", "b")):
+        name = f"20260101T00000000000000{index}Z-{run_id}-1.json"
+        (spool / name).write_text(json.dumps(make_report(run_id)))
+    writer = _CrashingOn()
+    writer.start()
+    try:
+        assert ingest_spool(spool, writer) == 2
+        assert ingest_spool(spool, writer) == 0  # the next pass does not try it again
+    finally:
+        writer.stop()
+    assert sorted(r.id for r in queries.list_runs()) == ["a", "b"]
+    assert [p.name for p in spool.iterdir()] == ["20260101T000000000000001Z-poison-1.json.crashed"]

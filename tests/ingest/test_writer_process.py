@@ -18,7 +18,7 @@ import pytest
 
 from app.ingest.service import IngestService
 from app.ingest.store_worker import Task
-from app.ingest.writer import WriterBusy
+from app.ingest.writer import StoreCrashed
 from app.ingest.writer_process import DatabaseTrouble, ProcessStore
 from app.store import queries
 from app.store.connection import StoreError
@@ -110,18 +110,83 @@ def test_a_child_that_died_idle_is_replaced_before_the_next_write(
     assert {run.id for run in queries.list_runs()} == {"before", "after"}
 
 
-def test_a_child_that_dies_during_a_write_is_a_retry_then_a_new_child_stores(
+def test_a_write_that_kills_the_child_twice_fails_alone_then_a_new_child_stores(
     served: IngestService,
 ) -> None:
     first = _child_pid(served)
-    with pytest.raises(WriterBusy, match="stopped before it answered"):
+    with pytest.raises(StoreCrashed, match="stopped Hindsight's store process, twice"):
         served.writer.apply(partial(os._exit, 3))  # the child dies inside the transaction
     assert _gone(first)
     assert post_json(served.url, "/api/executions", make_report("next"))[0] == 201
     assert [run.id for run in queries.list_runs()] == ["next"]
+    assert _child_pid(served) != first
 
 
-def test_a_child_that_dies_with_two_groups_in_flight_fails_both_and_stores_neither(
+def test_a_report_that_kills_the_child_does_not_take_its_group_down(
+    served: IngestService, tmp_path: Path
+) -> None:
+    """A report that crashes the store process every time shared a transaction with good
+    ones: each is tried again alone, the good ones are stored and the crashing one fails."""
+    store = served.writer._store
+    assert isinstance(store, ProcessStore)
+    started, release = tmp_path / "started", tmp_path / "release"
+    outcomes: dict[str, object] = {}
+
+    def write(name: str, change: object) -> None:
+        try:
+            served.writer.apply(change)  # type: ignore[arg-type]
+            outcomes[name] = "stored"
+        except Exception as exc:
+            outcomes[name] = exc
+
+    def post(name: str) -> None:
+        outcomes[name] = post_json(served.url, "/api/executions", make_report(name))[0]
+
+    threads = [
+        threading.Thread(target=write, args=("first", partial(_pause, started, release))),
+        threading.Thread(target=write, args=("second", partial(_pause, None, None))),
+        threading.Thread(target=write, args=("poison", partial(os._exit, 3))),
+        threading.Thread(target=post, args=("good",)),
+        threading.Thread(target=post, args=("also-good",)),
+    ]
+    threads[0].start()
+    assert wait_until(started.exists)  # the child is inside the first group
+    threads[1].start()
+    assert wait_until(lambda: store._unanswered == 2)  # the second waits in the child
+    for thread in threads[2:]:
+        thread.start()
+    # The poison and the two reports wait together: they become one group.
+    assert wait_until(lambda: served.writer._queue.qsize() == 3)
+    release.touch()
+    for thread in threads:
+        thread.join(30)
+    assert outcomes["first"] == outcomes["second"] == "stored"
+    assert isinstance(outcomes["poison"], StoreCrashed)
+    assert outcomes["good"] == outcomes["also-good"] == 201
+    assert {run.id for run in queries.list_runs()} == {"good", "also-good"}
+
+
+def test_a_report_that_crashes_the_store_is_answered_500_with_why(
+    served: IngestService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def crash(*args: object, **kwargs: object) -> None:
+        raise StoreCrashed("storing this stopped Hindsight's store process, twice")
+
+    monkeypatch.setattr(served.writer, "write", crash)
+    status, body, _ = post_json(served.url, "/api/executions", make_report("poison"))
+    assert status == 500  # not 4xx: a reporter keeps the report
+    assert "stopped Hindsight's store process" in body["error"]
+
+
+def _pause(started: Path | None, release: Path | None) -> list[str]:
+    """Runs in the child: says it has started, then holds its transaction until released."""
+    if started is not None and release is not None:
+        started.touch()
+        assert wait_until(release.exists, timeout=20)
+    return []
+
+
+def test_a_child_that_dies_with_two_groups_in_flight_retries_both_alone(
     served: IngestService, tmp_path: Path
 ) -> None:
     store = served.writer._store
@@ -131,10 +196,8 @@ def test_a_child_that_dies_with_two_groups_in_flight_fails_both_and_stores_neith
     outcomes: dict[str, object] = {}
 
     def hold() -> None:
-        try:
-            served.writer.apply(partial(_hold, started))
-        except WriterBusy as busy:
-            outcomes["held"] = busy
+        served.writer.apply(partial(_hold, started))
+        outcomes["held"] = "stored"
 
     def post() -> None:
         outcomes["posted"] = post_json(served.url, "/api/executions", make_report("queued"))[0]
@@ -147,15 +210,19 @@ def test_a_child_that_dies_with_two_groups_in_flight_fails_both_and_stores_neith
     os.kill(first, signal.SIGKILL)
     for thread in threads:
         thread.join(10)
-    assert isinstance(outcomes["held"], WriterBusy)
-    assert outcomes["posted"] == 503  # a retry, never a 2xx for a report not stored
-    assert post_json(served.url, "/api/executions", make_report("next"))[0] == 201
+    # Which group the child died on is not known: each job is tried again alone, in a new
+    # child, and nothing is lost.
+    assert outcomes["held"] == "stored"
+    assert outcomes["posted"] == 201
     assert _child_pid(served) != first
-    assert [run.id for run in queries.list_runs()] == ["next"]
+    assert [run.id for run in queries.list_runs()] == ["queued"]
 
 
 def _hold(started: Path) -> list[str]:
-    """Runs in the child: says it has started, then holds its transaction until killed."""
+    """Runs in the child: says it has started, then holds its transaction until killed; when
+    tried again, it returns at once."""
+    if started.exists():
+        return []
     started.touch()
     threading.Event().wait(30)
     return []
