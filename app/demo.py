@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from app import demo_workflows as flows
-from app.reporter import DEFAULT_URL, Reporter, _default_token
+from app.reporter import DEFAULT_URL, Reporter, default_token
 
 URL_ENV = "HINDSIGHT_URL"
 DAYS = 7
@@ -285,7 +285,7 @@ def run_demo(
     timeline = flows.Timeline()
     failed = sum(run.fail for run in planned)
     # The token the reporter will send (HINDSIGHT_TOKEN or the token file).
-    health = receiver_health(target, token=_default_token())
+    health = receiver_health(target, token=default_token())
     if health:
         reporter = _DemoReporter(target, timeline, spool_dir=None)
         try:

@@ -66,7 +66,9 @@ def user_data_dir(platform: str = sys.platform) -> Path:
     return Path(os.path.expanduser(home_relative)) / "Hindsight"
 
 
-def _default_token() -> str | None:
+def default_token() -> str | None:
+    """The token a reporter sends when given none: HINDSIGHT_TOKEN, else the install's token
+    file; None when neither has one."""
     token = os.environ.get("HINDSIGHT_TOKEN", "").strip()
     if not token:
         with contextlib.suppress(OSError, ValueError):
@@ -237,7 +239,7 @@ class Reporter:
         exit_timeout: float = 2.0,
     ) -> None:
         self.url = (url or os.environ.get("HINDSIGHT_URL") or DEFAULT_URL).rstrip("/")
-        self.token = token if token is not None else _default_token()
+        self.token = token if token is not None else default_token()
         spool = spool_dir or os.environ.get("HINDSIGHT_SPOOL_DIR") or user_data_dir() / "spool"
         self.spool_dir = Path(spool)
         self.timeout, self.retry_seconds, self.exit_timeout = timeout, retry_seconds, exit_timeout

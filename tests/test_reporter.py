@@ -688,7 +688,7 @@ def test_configuration_comes_from_the_environment_and_the_token_file(
         assert configured.url == "http://localhost:9999" and configured.token == "from-file"
         assert configured.spool_dir == tmp_path / "elsewhere"
         monkeypatch.setenv("HINDSIGHT_TOKEN", "from-env")
-        assert hs._default_token() == "from-env"
+        assert hs.default_token() == "from-env"
     finally:
         configured.close(timeout=0)
 
