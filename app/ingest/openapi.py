@@ -214,8 +214,8 @@ def _errors(*codes: int) -> dict[str, Any]:
         411: "Content-Length is missing, or the body was sent with Transfer-Encoding",
         413: "the body is larger than the limit (20 MiB by default)",
         415: "the body is not application/json",
-        500: "not stored: storing it stopped the receiver's store process twice, the second "
-        "time alone (see the receiver's log)",
+        422: "not stored, and never will be here: storing it stopped the receiver's store "
+        "process twice, the second time alone; the body is kept in the spool folder",
         503: "not stored: the receiver is busy, the database is locked past its timeout "
         "or read-only; retry after Retry-After seconds",
         507: "not stored: the disk holding the database is full",
@@ -231,7 +231,7 @@ def _errors(*codes: int) -> dict[str, Any]:
     return answers
 
 
-_POST_ERRORS = (400, 401, 403, 408, 411, 413, 415, 500, 503, 507)
+_POST_ERRORS = (400, 401, 403, 408, 411, 413, 415, 422, 503, 507)
 _GET_ERRORS = (401, 403, 503)
 _RUN_ID = {
     "name": "id",

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from http import HTTPStatus
 from http.server import ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote
 
@@ -33,6 +34,7 @@ from app.ingest.fast_report import decode_reports_fast
 from app.ingest.http11 import LeanRequestHandler
 from app.ingest.openapi import openapi_document
 from app.ingest.report import ReportError, decode_logs, decode_nodes, decode_reports, is_batch
+from app.ingest.spool import keep_crashed
 from app.ingest.steps import decode_steps
 from app.ingest.writer import ReportWriter, StoreCrashed, WriterBusy, WriterStopped
 from app.store.connection import opened_target
@@ -117,6 +119,7 @@ class _Server(ThreadingHTTPServer):
     allowed_hosts: frozenset[str]
     token: str | None
     token_required: bool
+    crashed_dir: Path | None  # where a body that crashed the store is kept
 
 
 class _Server6(_Server):
@@ -132,6 +135,7 @@ class _Handler(LeanRequestHandler):
     _batch = False  # the request body was a JSON array
     _admitted: int | None = None  # body bytes this request holds in the admission gate
     _body_read = False
+    _body = b""  # the request's JSON body, once read
     timeout = READ_TIMEOUT_SECONDS  # idle or slow connections cannot hold a thread forever
 
     def setup(self) -> None:
@@ -348,8 +352,21 @@ class _Handler(LeanRequestHandler):
     def _openapi(self, params: dict[str, str]) -> tuple[HTTPStatus, dict[str, Any]]:
         return HTTPStatus.OK, openapi_document()
 
+    def _keep_crashed(self, crashed: StoreCrashed) -> str:
+        """Keep the body whose storing crashed the store; say so, and where."""
+        directory = self.server.crashed_dir
+        if directory is None:
+            return f"{crashed}; see the receiver's log"
+        try:
+            kept = keep_crashed(directory, self._body)
+        except OSError as exc:
+            log.error("cannot keep the request body that crashed the store: %s", exc)
+            return f"{crashed}, nor kept: {exc.strerror}; see the receiver's log"
+        log.error("kept the request body that crashed the store as %s", kept)
+        return f"{crashed}; the request body is kept as {kept}"
+
     def _decode(self, decode: Callable[[bytes], _T]) -> _T:
-        body = self._read_json_body()
+        body = self._body = self._read_json_body()
         self._batch = is_batch(body)
         try:
             return decode(body)
@@ -363,11 +380,9 @@ class _Handler(LeanRequestHandler):
         except (WriterBusy, WriterStopped) as busy:
             raise _unavailable(f"not stored: {busy}; retry") from None
         except StoreCrashed as crashed:
-            # Not 4xx: the body is valid, the failure is the receiver's. Reporters keep the
-            # report (spooled), and the receiver sets a spooled file that crashes it aside.
-            raise _HttpError(
-                HTTPStatus.INTERNAL_SERVER_ERROR, f"{crashed}; see the receiver's log"
-            ) from None
+            # Final, so that clients stop sending what would crash the store every time
+            # (a reporter replaying its spool would stop at it for good); the body is kept.
+            raise _HttpError(HTTPStatus.UNPROCESSABLE_ENTITY, self._keep_crashed(crashed)) from None
         except RunNotFound as missing:
             raise _HttpError(HTTPStatus.NOT_FOUND, str(missing), runId=missing.run_id) from None
         except NotAStepRun as taken:
@@ -515,7 +530,8 @@ class Receiver:
     """The HTTP server and the thread that runs it.
 
     `token`: the install's token; `require_token` defaults to "when listening beyond
-    loopback", where a receiver without a token refuses to start.
+    loopback", where a receiver without a token refuses to start. `crashed_dir`: where to
+    keep a request body whose storing crashed the store process (the spool folder).
     """
 
     def __init__(
@@ -527,8 +543,10 @@ class Receiver:
         token: str | None = None,
         require_token: bool | None = None,
         admission: Admission | None = None,
+        crashed_dir: Path | None = None,
     ) -> None:
         self._writer = writer
+        self._crashed_dir = crashed_dir
         # One body of the largest allowed size is always admissible on an idle receiver.
         self._admission = admission or Admission(max_bytes=max(max_body, MAX_BYTES_IN_FLIGHT))
         self._host = host
@@ -569,6 +587,7 @@ class Receiver:
         server.admission = self._admission
         server.max_body = self._max_body
         server.token = self._token
+        server.crashed_dir = self._crashed_dir
         server.token_required = self._require_token
         server.allowed_hosts = allowed_hosts(self._host, int(server.server_address[1]))
         self._server = server

@@ -60,7 +60,7 @@ class IngestService:
                 )
         store = ProcessStore(store_process) if store_process is not None else None
         self.writer = ReportWriter(on_committed=on_committed, store=store)
-        self.receiver = Receiver(self.writer, host=host, port=port, token=token)
+        self.receiver = Receiver(self.writer, host=host, port=port, token=token, crashed_dir=spool)
 
     @property
     def url(self) -> str:

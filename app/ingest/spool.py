@@ -2,14 +2,19 @@
 
 Files are taken oldest first (their names start with the UTC time they were written) and
 each is removed only after the transaction holding it has committed. A file that is not a
-valid report is renamed `*.json.rejected` so that it never blocks the ones behind it.
+valid report is renamed `*.json.rejected` so that it never blocks the ones behind it, and one
+whose storing crashed the store process `*.json.crashed` (as are request bodies that did,
+`keep_crashed`): kept for a look, never tried again.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import secrets
 import threading
+import time
 from pathlib import Path
 
 from app.ingest.report import ReportError, decode_reports
@@ -18,6 +23,23 @@ from app.ingest.writer import ReportWriter, StoreCrashed, WriterBusy, WriterStop
 log = logging.getLogger(__name__)
 
 MAX_SPOOL_FILE = 20 * 1024 * 1024  # the same limit as an HTTP body
+CRASHED_SUFFIX = ".crashed"
+
+
+def keep_crashed(directory: Path, body: bytes) -> Path:
+    """Keep a request body whose storing crashed the store process, next to the spooled
+    reports but under a name the pick-up never takes: the client is told it will never be
+    stored here (so it stops retrying), and the report is still on disk."""
+    directory.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    path = directory / f"{stamp}-request-{secrets.token_hex(4)}.json{CRASHED_SUFFIX}"
+    partial = path.with_name(f".{path.name}.tmp")
+    with open(partial, "wb") as file:
+        file.write(body)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(partial, path)
+    return path
 
 
 def ingest_spool(directory: Path, writer: ReportWriter, stop: threading.Event | None = None) -> int:
@@ -55,7 +77,7 @@ def ingest_spool(directory: Path, writer: ReportWriter, stop: threading.Event | 
             # Kept for a look, but never tried again: it would stop the store every pass.
             log.error("spooled report %s stops the store process; set aside", path.name)
             with contextlib.suppress(OSError):
-                path.rename(path.with_name(path.name + ".crashed"))
+                path.rename(path.with_name(path.name + CRASHED_SUFFIX))
             continue
         with contextlib.suppress(FileNotFoundError):
             path.unlink()

@@ -248,14 +248,14 @@ class ReportWriter:
         (a report that crashes a library, say): each job is tried again alone, before
         anything newer, so its neighbours are stored; one that stops it alone is answered
         StoreCrashed. None: the group is answered later, job by job."""
+        if self._stopped.is_set():  # it may have been ended for taking too long (abandon)
+            return [Outcome(error=stopped) for _ in group]
         if len(group) == 1 and group[0].alone:
             log.error("a write stopped the store process twice, the second time alone")
             crashed = StoreCrashed(
                 "storing this stopped Hindsight's store process, twice; it was not stored"
             )
             return [Outcome(error=crashed)]
-        if self._stopped.is_set():
-            return [Outcome(error=stopped) for _ in group]
         for job in group:
             job.alone = True
             self._suspects.append(job)

@@ -3,6 +3,7 @@ receiver promises holds across that boundary, on a real socket and a real child 
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import signal
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from app.ingest.service import IngestService
+from app.ingest.spool import ingest_spool
 from app.ingest.store_worker import Task
 from app.ingest.writer import StoreCrashed
 from app.ingest.writer_process import DatabaseTrouble, ProcessStore
@@ -166,16 +168,30 @@ def test_a_report_that_kills_the_child_does_not_take_its_group_down(
     assert {run.id for run in queries.list_runs()} == {"good", "also-good"}
 
 
-def test_a_report_that_crashes_the_store_is_answered_500_with_why(
-    served: IngestService, monkeypatch: pytest.MonkeyPatch
+def test_a_report_that_crashes_the_store_is_final_and_its_body_kept(
+    database: Path | str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def crash(*args: object, **kwargs: object) -> None:
-        raise StoreCrashed("storing this stopped Hindsight's store process, twice")
+    """422, so that clients stop sending it (a reporter replaying its spool would stop at it
+    for good); the body is kept in the spool folder, where the pick-up never takes it."""
+    spool = tmp_path / "spool"
+    service = IngestService("127.0.0.1", 0, store_process=database, spool=spool)
+    service.start()
+    try:
 
-    monkeypatch.setattr(served.writer, "write", crash)
-    status, body, _ = post_json(served.url, "/api/executions", make_report("poison"))
-    assert status == 500  # not 4xx: a reporter keeps the report
-    assert "stopped Hindsight's store process" in body["error"]
+        def crash(*args: object, **kwargs: object) -> None:
+            raise StoreCrashed("storing this stopped Hindsight's store process, twice")
+
+        monkeypatch.setattr(service.writer, "write", crash)
+        sent = json.dumps(make_report("poison")).encode()
+        status, body, _ = post_json(service.url, "/api/executions", sent)
+        assert status == 422
+        assert "stopped Hindsight's store process" in body["error"]
+        [kept] = spool.iterdir()
+        assert kept.name.endswith(".json.crashed") and str(kept) in body["error"]
+        assert kept.read_bytes() == sent
+        assert ingest_spool(spool, service.writer) == 0  # never picked up
+    finally:
+        service.stop()
 
 
 def _pause(started: Path | None, release: Path | None) -> list[str]:
@@ -203,10 +219,18 @@ def test_a_child_that_dies_with_two_groups_in_flight_retries_both_alone(
         outcomes["posted"] = post_json(served.url, "/api/executions", make_report("queued"))[0]
 
     threads = [threading.Thread(target=hold), threading.Thread(target=post)]
+    sent: list[int] = []
+    send = store.send
+
+    def counting(tasks: list[Task]) -> int:
+        sent.append(len(tasks))
+        return send(tasks)
+
     threads[0].start()
     assert wait_until(started.exists)  # the child is inside the first group
     threads[1].start()
     assert wait_until(lambda: store._unanswered == 2)  # the second is sent, not answered
+    store.send = counting  # type: ignore[method-assign]
     os.kill(first, signal.SIGKILL)
     for thread in threads:
         thread.join(10)
@@ -214,6 +238,7 @@ def test_a_child_that_dies_with_two_groups_in_flight_retries_both_alone(
     # child, and nothing is lost.
     assert outcomes["held"] == "stored"
     assert outcomes["posted"] == 201
+    assert sent == [1, 1]  # each alone
     assert _child_pid(served) != first
     assert [run.id for run in queries.list_runs()] == ["queued"]
 
