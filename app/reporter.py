@@ -143,8 +143,9 @@ def _encode(report: Mapping[str, Any]) -> bytes:
     return text.encode("utf-8", "replace")  # lone surrogates would make encode() raise
 
 
-def _write_atomic(directory: Path, name: str, data: bytes) -> Path:
-    """A killed process leaves either no file or the whole report, never half a `.json`."""
+def write_atomic(directory: Path, name: str, data: bytes) -> Path:
+    """A killed process leaves either no file or the whole report, never half a `.json`
+    (the receiver keeps a body that crashed its store this way too)."""
     directory.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=directory)
     try:
@@ -538,7 +539,7 @@ class Reporter:
 
     def _spool(self, item: _Item, body: bytes | None = None) -> None:
         try:
-            path = _write_atomic(self.spool_dir, item.spool_name(), body or _encode(item.report))
+            path = write_atomic(self.spool_dir, item.spool_name(), body or _encode(item.report))
         except Exception:
             log.exception("could not spool the report of run %r to %s", item.run_id, self.spool_dir)
             return

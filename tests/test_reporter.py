@@ -354,7 +354,7 @@ def test_spooled_reports_are_replayed_after_the_next_successful_send(
 ) -> None:
     stub = stub_factory()
     stub.default = (503, {}, {"error": "busy"})
-    hs._write_atomic(spool, "20260101T000000000000000Z-old-1.json", b'{"id": "old"}')
+    hs.write_atomic(spool, "20260101T000000000000000Z-old-1.json", b'{"id": "old"}')
     reporter = make_reporter(stub.url, retry_seconds=0)
     with reporter.run("wf", run_id="first"):
         pass
@@ -621,7 +621,7 @@ def test_the_real_receiver_accepts_every_field(
 def test_spool_files_are_written_atomically(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = hs._write_atomic(tmp_path / "new", "a.json", b'{"id": "a"}')
+    path = hs.write_atomic(tmp_path / "new", "a.json", b'{"id": "a"}')
     assert path.read_bytes() == b'{"id": "a"}'
     assert [p.name for p in path.parent.iterdir()] == ["a.json"]
 
@@ -630,7 +630,7 @@ def test_spool_files_are_written_atomically(
 
     monkeypatch.setattr(hs.os, "fsync", fail)
     with pytest.raises(OSError):
-        hs._write_atomic(tmp_path / "new", "b.json", b'{"id": "b"}')
+        hs.write_atomic(tmp_path / "new", "b.json", b'{"id": "b"}')
     assert [p.name for p in path.parent.iterdir()] == ["a.json"]
 
 
@@ -640,7 +640,7 @@ def test_a_killed_writer_leaves_no_partial_json_and_replay_ignores_its_temp_file
     script = (
         "import os, sys\nfrom pathlib import Path\nfrom app import reporter\n"
         "os.replace = lambda *args: os._exit(9)  # killed between write and rename\n"
-        "reporter._write_atomic(Path(sys.argv[1]), 'killed.json', b'{\"id\": \"killed\"}')\n"
+        "reporter.write_atomic(Path(sys.argv[1]), 'killed.json', b'{\"id\": \"killed\"}')\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", script, str(spool)], cwd=ROOT, timeout=60, capture_output=True
@@ -657,9 +657,9 @@ def test_a_killed_writer_leaves_no_partial_json_and_replay_ignores_its_temp_file
 def test_a_spooled_report_the_receiver_rejects_is_set_aside(
     ingest: Any, make_reporter: MakeReporter, spool: Path
 ) -> None:
-    hs._write_atomic(spool, "1-bad.json", b'{"id": "bad"}')
+    hs.write_atomic(spool, "1-bad.json", b'{"id": "bad"}')
     good = {"id": "good", "workflowId": "wf", "status": "success", "startedAt": "2026-01-05"}
-    hs._write_atomic(spool, "2-good.json", hs._encode(good))
+    hs.write_atomic(spool, "2-good.json", hs._encode(good))
     reporter = make_reporter(ingest.url)
     assert reporter.flush(10)
     assert [p.name for p in spool.iterdir()] == ["1-bad.json.rejected"]

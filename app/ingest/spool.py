@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import secrets
 import threading
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from app.ingest.report import ReportError, decode_reports
 from app.ingest.writer import ReportWriter, StoreCrashed, WriterBusy, WriterStopped
+from app.reporter import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -30,16 +30,9 @@ def keep_crashed(directory: Path, body: bytes) -> Path:
     """Keep a request body whose storing crashed the store process, next to the spooled
     reports but under a name the pick-up never takes: the client is told it will never be
     stored here (so it stops retrying), and the report is still on disk."""
-    directory.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    path = directory / f"{stamp}-request-{secrets.token_hex(4)}.json{CRASHED_SUFFIX}"
-    partial = path.with_name(f".{path.name}.tmp")
-    with open(partial, "wb") as file:
-        file.write(body)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(partial, path)
-    return path
+    name = f"{stamp}-request-{secrets.token_hex(4)}.json{CRASHED_SUFFIX}"
+    return write_atomic(directory, name, body)  # as the reporter spools
 
 
 def ingest_spool(directory: Path, writer: ReportWriter, stop: threading.Event | None = None) -> int:

@@ -186,16 +186,19 @@ class RunDetailPane(QWidget):
         layout.addWidget(self.run_id)
         layout.addWidget(self.tabs, 1)
 
+    def _remembered_splits(self) -> tuple[tuple[str, QSplitter], ...]:
+        return (
+            ("runDetail/nodesSplit", self.nodes_split),
+            ("runDetail/nodesTopSplit", self.nodes_top_split),
+        )
+
     def save_layout(self, settings: QSettings) -> None:
-        settings.setValue("runDetail/nodesSplit", self.nodes_split.saveState())
-        settings.setValue("runDetail/nodesTopSplit", self.nodes_top_split.saveState())
+        for key, split in self._remembered_splits():
+            settings.setValue(key, split.saveState())
 
     def restore_layout(self, settings: QSettings) -> None:
         """The splits the user left; the starting ones where none were saved."""
-        for key, split in (
-            ("runDetail/nodesSplit", self.nodes_split),
-            ("runDetail/nodesTopSplit", self.nodes_top_split),
-        ):
+        for key, split in self._remembered_splits():
             state = settings.value(key)
             if isinstance(state, QByteArray):
                 split.restoreState(state)
