@@ -76,6 +76,17 @@ def default_token() -> str | None:
     return token or None
 
 
+def new_run_id() -> str:
+    """A time-ordered UUID (RFC 9562 version 7): 48 bits of Unix milliseconds, then 74 random
+    bits. Runs started one after another get ids that sort together, so the store appends
+    to its id indexes instead of writing all over them (with random uuid4 ids, storing a run
+    cost 1.4 times as much once the history held 12,000 runs: tests/benchmarks/run_id_bench.py)."""
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
+    value = value & ~(0x3 << 62) | 0x2 << 62  # RFC 9562 variant
+    return str(uuid.UUID(int=value))
+
+
 def _iso(epoch: float) -> str:
     stamp = dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="milliseconds")
     return stamp.removesuffix("+00:00") + "Z"
@@ -282,7 +293,7 @@ class Reporter:
         run_id: str | None = None,
     ) -> Run:
         """A run to enter with `with`; `tags` given as plain labels become {label: ""}."""
-        header: dict[str, Any] = {"id": run_id or str(uuid.uuid4()), "workflowId": workflow_id}
+        header: dict[str, Any] = {"id": run_id or new_run_id(), "workflowId": workflow_id}
         if params is not None:  # the receiver refuses the whole report if params is no object
             header["params"] = dict(params) if isinstance(params, Mapping) else {"value": params}
         if tags is not None:

@@ -317,6 +317,30 @@ def test_encoding_never_emits_nan_and_keeps_common_types_readable() -> None:
     assert b"nested too deep" in hs._encode({"deep": deep})
 
 
+def test_run_ids_are_uuid7_ordered_by_start_time(
+    stub_factory: Callable[..., Stub], make_reporter: MakeReporter
+) -> None:
+    import uuid
+
+    stub = stub_factory()
+    rep = make_reporter(url=stub.url)
+    before_ms = time.time_ns() // 1_000_000
+    ids = []
+    for _ in range(3):
+        with rep.run("ordered") as run:
+            ids.append(run.id)
+        started_ms = time.time_ns() // 1_000_000
+        while time.time_ns() // 1_000_000 == started_ms:  # ids of one millisecond are unordered
+            pass
+    after_ms = time.time_ns() // 1_000_000
+    assert rep.flush(5)
+    parsed = [uuid.UUID(run_id) for run_id in ids]
+    assert [(u.version, u.variant) for u in parsed] == [(7, uuid.RFC_4122)] * 3
+    assert all(before_ms <= u.int >> 80 <= after_ms for u in parsed)  # 48-bit ms prefix
+    assert ids == sorted(ids) and len(set(ids)) == 3
+    assert {r["id"] for r in stub.reports()} == set(ids)
+
+
 # -- receiver down, spool, replay -------------------------------------------------------
 
 
