@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QFontDatabase, QGuiApplication
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QFontDatabase, QGuiApplication, QResizeEvent
 from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
+    QSizePolicy,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -19,6 +21,7 @@ from PySide6.QtWidgets import (
 from app.store.records import NodeSummary
 from app.store.status import Status
 from app.ui.formatting import STATUS_COLOURS, format_duration
+from app.ui.json_payload import PayloadState
 from app.ui.json_tree import JsonTree
 from app.ui.llm_view import LlmView
 from app.ui.node_payload import PreparedNode
@@ -26,6 +29,8 @@ from app.ui.plain_text import clip, one_line, visible
 from app.ui.runner import Runner, run_now
 
 ERROR_MESSAGE_CHARS = 2_000  # in the label; "Copy error" copies all of it
+ERROR_MESSAGE_LINES = 6  # shown at most before the message scrolls, so the stack keeps room
+ERROR_MESSAGE_MIN_LINES = 3  # shown however little room the inspector has
 
 
 def plain_label(text: str = "") -> QLabel:
@@ -34,6 +39,36 @@ def plain_label(text: str = "") -> QLabel:
     label.setTextFormat(Qt.TextFormat.PlainText)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     return label
+
+
+class _MessageArea(QScrollArea):
+    """The error message as tall as its wrapped lines, up to ERROR_MESSAGE_LINES; a longer
+    one scrolls, so the stack trace below it keeps its room."""
+
+    def __init__(self, label: QLabel) -> None:
+        super().__init__()
+        self._label = label
+        self.setWidget(label)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self.setMaximumHeight(label.fontMetrics().lineSpacing() * ERROR_MESSAGE_LINES)
+
+    def _wrapped_height(self) -> int:
+        return self._label.heightForWidth(max(self.viewport().width(), 100))
+
+    def sizeHint(self) -> QSize:
+        return QSize(super().sizeHint().width(), min(self._wrapped_height(), self.maximumHeight()))
+
+    def minimumSizeHint(self) -> QSize:
+        # Room for a message of up to three lines before the stack below gives up any.
+        lines = self._label.fontMetrics().lineSpacing() * ERROR_MESSAGE_MIN_LINES
+        return QSize(0, min(self._wrapped_height(), lines))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.updateGeometry()  # a new width wraps the message into more or fewer lines
 
 
 class ErrorView(QGroupBox):
@@ -53,8 +88,9 @@ class ErrorView(QGroupBox):
         self.stack.setPlaceholderText("No stack trace was reported.")
         self.copy_button = QPushButton("Copy error")
         self.copy_button.clicked.connect(self.copy)
+        self._message_area = _MessageArea(self.message)
         top = QHBoxLayout()
-        top.addWidget(self.message, 1)
+        top.addWidget(self._message_area, 1)
         top.addWidget(self.copy_button, 0, Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -69,6 +105,7 @@ class ErrorView(QGroupBox):
             visible(clip(message, ERROR_MESSAGE_CHARS)) if message else "(no message)"
         )
         self.stack.setPlainText(stack_shown or (stack or ""))
+        self._message_area.updateGeometry()
 
     def copy(self) -> None:
         text = self._full_message or "(no message)"
@@ -98,18 +135,23 @@ class NodeInspector(QWidget):
 
         trees = QSplitter(Qt.Orientation.Horizontal)
         trees.addWidget(_boxed("Input", self.input_tree))
-        trees.addWidget(_boxed("Output", self.output_tree))
+        self.output_box = _boxed("Output", self.output_tree)
+        trees.addWidget(self.output_box)
         self.sections = QTabWidget()
         self.sections.setDocumentMode(True)
         self.sections.addTab(trees, "Input && output")
         self.llm_tab = self.sections.addTab(self.llm_view, "LLM call")
         self.sections.setTabEnabled(self.llm_tab, False)
-        body = QSplitter(Qt.Orientation.Vertical)
+        # The error beside the payloads, not below them: below, its box and three lines of
+        # stack made the inspector 318 px tall at least, and the split above gave way,
+        # leaving the node table two rows and the waterfall no room to draw a bar. Beside,
+        # the stack gets the inspector's full height.
+        body = QSplitter(Qt.Orientation.Horizontal)
         body.addWidget(self.sections)
         body.addWidget(self.error_view)
         body.setStretchFactor(0, 3)
         body.setStretchFactor(1, 2)
-        body.setSizes([300, 160])
+        body.setSizes([600, 400])
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -123,6 +165,7 @@ class NodeInspector(QWidget):
         self.llm_view.clear()
         self.sections.setTabEnabled(self.llm_tab, False)
         self.error_view.hide()
+        self.output_box.show()
 
     def show_loading(self, node: NodeSummary) -> None:
         """Right away on selection: the title and error message, payloads to follow."""
@@ -134,6 +177,9 @@ class NodeInspector(QWidget):
             self.error_view.show()
         else:
             self.error_view.hide()
+        # A failed node seldom has an output; showing the box only once it does keeps the
+        # common case from jumping when the payload arrives.
+        self.output_box.setVisible(not node.error_message)
 
     def _set_title(self, node: NodeSummary) -> None:
         kind = f" ({one_line(node.node_type, 40)})" if node.node_type else ""
@@ -162,3 +208,7 @@ class NodeInspector(QWidget):
             self.error_view.show()
         else:
             self.error_view.hide()
+        # A node that failed before producing anything: its error takes the output's place.
+        self.output_box.setVisible(
+            self.error_view.isHidden() or prepared.output.state is not PayloadState.ABSENT
+        )

@@ -73,3 +73,38 @@ def test_splits_come_back_as_they_were_left(qtbot: Any, open_window: WindowFacto
     assert _near(again.splitter.sizes(), left[0])
     assert _near(again.detail.nodes_split.sizes(), left[1])
     assert _near(again.detail.nodes_top_split.sizes(), left[2])
+
+
+def test_a_failed_node_leaves_the_nodes_and_the_waterfall_their_room(
+    qtbot: Any, open_window: WindowFactory
+) -> None:
+    seed_history()
+    window = open_window()
+    detail = window.detail
+    assert window.select_run("e2")
+    qtbot.waitUntil(lambda: detail.run_id_shown == "e2")
+    list_height = window.run_view.viewport().height()
+    assert window.select_run("e4")  # its failed "load" node opens, with error and no output
+    qtbot.waitUntil(lambda: detail.run_id_shown == "e4")
+    inspector = detail.inspector
+    qtbot.waitUntil(lambda: inspector.title.text().startswith("Load"))
+    stack = inspector.error_view.stack
+    # Laid out: a new child is 30 px tall until its layout gives it a size.
+    qtbot.waitUntil(lambda: stack.height() >= 3 * stack.fontMetrics().height())
+    # With the error below the payloads, the inspector needed 318 px at least: the run list
+    # gave up two rows, the node table showed two and the waterfall's plot a sliver (the bar
+    # cut in half, no lane name).
+    assert window.run_view.viewport().height() == list_height
+    table_area, inspector_height = detail.nodes_split.sizes()
+    assert table_area >= 0.45 * (table_area + inspector_height), (table_area, inspector_height)
+    plot_height = detail.waterfall.plot.getPlotItem().getViewBox().height()
+    assert plot_height >= 80, plot_height
+    # The error beside the input, in the place of an output the node never produced.
+    error_box = inspector.error_view.geometry()
+    assert error_box.left() > inspector.sections.geometry().right()
+    assert not inspector.output_box.isVisible()
+
+    assert window.select_run("e2")  # a successful run: its output is back
+    qtbot.waitUntil(lambda: detail.run_id_shown == "e2")
+    qtbot.waitUntil(lambda: inspector.output_box.isVisible())
+    assert not inspector.error_view.isVisible()

@@ -292,3 +292,26 @@ def test_a_long_facts_line_wraps_instead_of_widening_the_window(pane: RunDetailP
     assert pane.facts.wordWrap()
     pane.facts.setText("interrupted by Hindsight: " + "no report for a long time; " * 20)
     assert pane.facts.minimumSizeHint().width() < 600
+
+
+def test_an_error_message_shows_whole_up_to_six_lines_then_scrolls(qtbot: Any) -> None:
+    from app.ui.node_inspector import ERROR_MESSAGE_LINES, ErrorView
+
+    view = ErrorView()
+    qtbot.addWidget(view)
+    view.resize(500, 400)
+    view.show()
+    qtbot.waitExposed(view)
+    line = view.message.fontMetrics().lineSpacing()
+    area = view.message.parentWidget().parentWidget()  # label, viewport, scroll area
+    stack = view.stack
+
+    view.show_error("ValueError: bad total", "Traceback ...\n  x")
+    qtbot.waitUntil(lambda: area.height() < 2 * line)  # one line, no more
+    short_stack = stack.height()
+
+    view.show_error("ValueError: " + "the total could not be parsed " * 60, "Traceback ...\n  x")
+    qtbot.waitUntil(lambda: area.height() == ERROR_MESSAGE_LINES * line)
+    assert area.verticalScrollBar().maximum() > 0  # the rest scrolls into view
+    # The stack gave up only the message's extra lines (all but 70 px of it, uncapped).
+    assert stack.height() >= short_stack - ERROR_MESSAGE_LINES * line
