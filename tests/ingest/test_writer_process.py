@@ -194,6 +194,62 @@ def test_a_report_that_crashes_the_store_is_final_and_its_body_kept(
         service.stop()
 
 
+# Loaded by every Python started with its folder on PYTHONPATH, so by the spawned store
+# process before it imports anything of Hindsight's: the real write path, ending the process
+# as a crash would whenever it prepares the run "poison".
+_CRASH_ON_POISON = """
+import os
+from app.store import prepared
+
+_prepare_runs = prepared.prepare_runs
+
+
+def prepare_runs(records, *args, **kwargs):
+    if any(record.id == "poison" for record in records):
+        os._exit(3)
+    return _prepare_runs(records, *args, **kwargs)
+
+
+prepared.prepare_runs = prepare_runs
+"""
+
+
+def test_a_report_that_really_crashes_the_store_ends_as_a_kept_crashed_file(
+    database: Path | str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """End to end, with nothing in the receiver patched: the store process dies on the
+    report each time it tries it; the answer is 422, the body is kept byte for byte, the
+    reports around it are stored, and a spooled copy is set aside the same way."""
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(_CRASH_ON_POISON)
+    paths = [str(hooks), *filter(None, [os.environ.get("PYTHONPATH")])]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
+    spool = tmp_path / "spool"
+    service = IngestService("127.0.0.1", 0, store_process=database, spool=spool)
+    service.start()
+    try:
+        assert post_json(service.url, "/api/executions", make_report("before"))[0] == 201
+        first = _child_pid(service)
+        sent = json.dumps(make_report("poison")).encode()
+        status, body, _ = post_json(service.url, "/api/executions", sent)
+        assert status == 422, body
+        assert _gone(first)  # it really died
+        [kept] = spool.glob("*.json.crashed")
+        assert str(kept) in body["error"] and kept.read_bytes() == sent
+        assert post_json(service.url, "/api/executions", make_report("after"))[0] == 201
+
+        spooled = spool / "0001-poison.json"
+        spooled.write_bytes(sent)
+        (spool / "0002-later.json").write_text(json.dumps(make_report("later")))
+        assert ingest_spool(spool, service.writer) == 1
+        assert not spooled.exists() and (spool / "0001-poison.json.crashed").read_bytes() == sent
+        assert sorted(path.name for path in spool.glob("*.json")) == []
+    finally:
+        service.stop()
+    assert sorted(run.id for run in queries.list_runs()) == ["after", "before", "later"]
+
+
 def _pause(started: Path | None, release: Path | None) -> list[str]:
     """Runs in the child: says it has started, then holds its transaction until released."""
     if started is not None and release is not None:
