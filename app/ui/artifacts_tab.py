@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 from app.sizes import byte_size
 from app.store import queries
 from app.store.records import RunDetail, StoredArtifact
+from app.ui.formatting import counted
 from app.ui.json_payload import PreparedJson, prepare_json
 from app.ui.json_tree import JsonTree
 from app.ui.plain_text import one_line, tooltip
@@ -102,7 +103,7 @@ class ArtifactsTab(RunTab):
         self._shown_pk = None
         if artifacts:
             total = sum(a.size for a in artifacts)
-            count = f"{len(artifacts)} artifact" + ("" if len(artifacts) == 1 else "s")
+            count = counted(len(artifacts), "artifact")
             self.status.setText(f"{count}, {byte_size(total)}")
             self.view.selectRow(0)
         else:

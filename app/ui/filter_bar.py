@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from app.store.filters import RunFilter
 from app.store.records import WorkflowSummary
 from app.store.status import Status
-from app.ui.formatting import STATUS_COLOURS
+from app.ui.formatting import STATUS_COLOURS, counted
 
 TYPING_DEBOUNCE_MS = 250
 CLICK_DEBOUNCE_MS = 30
@@ -303,7 +303,7 @@ class FilterBar(QWidget):
         if count is None:
             self.match_count.setText("counting…")
         else:
-            self.match_count.setText(f"{count:,} run" + ("" if count == 1 else "s"))
+            self.match_count.setText(counted(count, "run"))
 
     def focus_search(self) -> None:
         self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)

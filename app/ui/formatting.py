@@ -44,3 +44,9 @@ def format_offset(ms: int | None, origin: int) -> str:
     if ms is None:
         return "—"
     return "+" + format_duration(max(0, ms - origin))
+
+
+def counted(count: int, singular: str, plural: str | None = None) -> str:
+    """ "1 run", "2,000 runs", "1 entry", "3 entries"."""
+    noun = singular if count == 1 else (plural or singular + "s")
+    return f"{count:,} {noun}"

@@ -19,6 +19,7 @@ from app.store.filters import RunFilter
 from app.store.records import RunSummary, WorkflowSummary
 from app.store.retention import PurgePlan, RetentionPolicy
 from app.ui.background import BackgroundQueries
+from app.ui.formatting import counted
 from app.ui.jobs import JobControl, JobRunner
 from app.ui.progress_panel import ProgressPanel
 from app.ui.run_list_pane import RunListPane
@@ -33,7 +34,7 @@ MAX_PROBLEMS_SHOWN = 12
 
 
 def _runs(count: int) -> str:
-    return f"{count:,} run" + ("" if count == 1 else "s")
+    return counted(count, "run")
 
 
 def write_export(

@@ -15,6 +15,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
+from app.ui.formatting import counted
 from app.ui.plain_text import LINE_CHARS, one_line, tooltip, visible
 
 Index = QModelIndex | QPersistentModelIndex
@@ -44,9 +45,9 @@ def json_path(path: Path) -> str:
 def summarise(value: Any) -> str:
     """One line for a value: containers by size, strings quoted and clipped before encoding."""
     if isinstance(value, dict):
-        return f"{{…}} {len(value):,} key" + ("" if len(value) == 1 else "s")
+        return "{…} " + counted(len(value), "key")
     if isinstance(value, list):
-        return f"[…] {len(value):,} item" + ("" if len(value) == 1 else "s")
+        return "[…] " + counted(len(value), "item")
     if isinstance(value, str):
         text = json.dumps(value[:LINE_CHARS], ensure_ascii=False)
         if len(value) > LINE_CHARS:

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from app.store import queries
 from app.store.records import RunDetail, StoredLog
 from app.store.status import Status
-from app.ui.formatting import STATUS_COLOURS, format_timestamp
+from app.ui.formatting import STATUS_COLOURS, counted, format_timestamp
 from app.ui.plain_text import multi_line, one_line, tooltip
 from app.ui.record_table import Index, RecordTableModel, record_view
 from app.ui.run_tab import RunTab
@@ -228,7 +228,9 @@ class LogsTab(RunTab):
             self.count_label.setText("no log entries")
         else:
             self.count_label.setText(
-                f"{total:,} entries" if shown == total else f"{shown:,} of {total:,} entries"
+                counted(total, "entry", "entries")
+                if shown == total
+                else f"{shown:,} of {counted(total, 'entry', 'entries')}"
             )
 
     def shown_messages(self) -> list[str]:

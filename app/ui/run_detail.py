@@ -28,7 +28,7 @@ from app.store.records import NodeSummary, RunDetail, RunSummary
 from app.store.status import Status
 from app.ui.artifacts_tab import ArtifactsTab
 from app.ui.background import BackgroundQueries
-from app.ui.formatting import STATUS_COLOURS, format_duration, format_timestamp
+from app.ui.formatting import STATUS_COLOURS, counted, format_duration, format_timestamp
 from app.ui.logs_tab import LogsTab
 from app.ui.node_inspector import NodeInspector, plain_label
 from app.ui.node_payload import PreparedNode, load_node
@@ -88,7 +88,7 @@ def facts_text(detail: RunDetail, now_ms: int | None = None) -> str:
     parts = [
         f"started {format_timestamp(run.started_at)}",
         _duration_text(run, now_ms),
-        f"{run.node_count:,} node" + ("" if run.node_count == 1 else "s"),
+        counted(run.node_count, "node"),
         f"trigger: {one_line(detail.trigger_type, 60) or '—'}",
     ]
     if run.project_id:

@@ -175,6 +175,7 @@ def test_logs_tab_filters_by_level_node_and_text(
     assert logs.shown_messages() == ["starting", "prompt built", "slow answer <i>3 s</i>"]
     logs.set_filter("debug", text="PROMPT")
     assert logs.shown_messages() == ["prompt built"]
+    assert logs.count_label.text() == "1 of 4 entries"
     logs.view.selectRow(0)
     assert logs.entry.toPlainText() == 'prompt built\n\ndata:\n{\n  "n": 2\n}'
     level = logs.proxy.index(0, LogTableModel.COL_LEVEL)
@@ -315,3 +316,13 @@ def test_an_error_message_shows_whole_up_to_six_lines_then_scrolls(qtbot: Any) -
     assert area.verticalScrollBar().maximum() > 0  # the rest scrolls into view
     # The stack gave up only the message's extra lines (all but 70 px of it, uncapped).
     assert stack.height() >= short_stack - ERROR_MESSAGE_LINES * line
+
+
+def test_counts_take_the_singular_for_one() -> None:
+    from app.ui.formatting import counted
+    from app.ui.json_model import summarise
+
+    assert counted(1, "entry", "entries") == "1 entry"
+    assert counted(1_200, "entry", "entries") == "1,200 entries"
+    assert counted(0, "run") == "0 runs"
+    assert (summarise({"a": 1}), summarise([1, 2])) == ("{…} 1 key", "[…] 2 items")
