@@ -650,12 +650,14 @@ class Run:
         self._lock = threading.Lock()
         self._nodes: list[Node] = []
         self._logs: list[dict[str, Any]] = []
+        self._artifacts: dict[str, dict[str, Any]] = {}
         self._attempts: dict[str, int] = {}
         self._failure: tuple[BaseException, str] | None = None
         self._started = self._t0 = 0.0
         self._token: contextvars.Token[Run | None] | None = None
 
     max_logs = 1000  # per run: a log call in a hot loop must not grow memory without bound
+    max_artifacts = 100  # per run, for the same reason
 
     def node(
         self, node_id: str, *, name: str | None = None, type: str | None = None, input: Any = None
@@ -678,6 +680,31 @@ class Run:
                 self._logs.append(entry)
         except Exception:
             log.debug("could not record a log entry", exc_info=True)
+
+    def artifact(self, key: str, data: Any, *, type: str = "artifact") -> None:
+        """Attach a named result to the run (a file's summary, a table preview, a chart
+        spec: any JSON-able value), sent with the final report. Called inside a node, it is
+        that node's. The same key again replaces the earlier one."""
+        node = _current_node.get()
+        node_id = node.id if node is not None and node.run is self else None
+        self._add_artifact(key, data, type, node_id)
+
+    def _add_artifact(self, key: Any, data: Any, type: Any, node_id: str | None) -> None:
+        try:
+            key = (key if isinstance(key, str) else _text(key))[:200]
+            if not key:
+                log.warning("an artifact needs a non-empty key; it was not recorded")
+                return
+            # The receiver refuses a whole report over one field too long: clip instead.
+            entry: dict[str, Any] = {"key": key, "type": str(type)[:50], "data": data}
+            if node_id is not None:
+                entry["nodeId"] = node_id
+            with self._lock:
+                if key not in self._artifacts and len(self._artifacts) >= self.max_artifacts:
+                    return
+                self._artifacts[key] = entry
+        except Exception:
+            log.debug("could not record an artifact", exc_info=True)
 
     def __enter__(self) -> Run:
         try:
@@ -702,9 +729,12 @@ class Run:
                     _current_run.reset(self._token)
             with self._lock:
                 nodes, logs = [n._report() for n in self._nodes], list(self._logs)
+                artifacts = list(self._artifacts.values())
             report = {**self._header, "status": "success" if exc is None else "error"}
             report.update(startedAt=_iso(self._started), completedAt=_iso(self._started + elapsed))
             report.update(durationMs=round(elapsed * 1000), nodeExecutions=nodes, logs=logs)
+            if artifacts:
+                report["artifacts"] = artifacts
             if self.output is not None:
                 report["output"] = self.output
             if exc is not None:
@@ -762,6 +792,10 @@ class Node:
             ("finishReason", None if finish_reason is None else str(finish_reason)),
         )
         self._llm = {key: value for key, value in fields if value is not None}
+
+    def artifact(self, key: str, data: Any, *, type: str = "artifact") -> None:
+        """`run.artifact` for this node, wherever it is called from."""
+        self.run._add_artifact(key, data, type, self.id)
 
     def __enter__(self) -> Node:
         try:

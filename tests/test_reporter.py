@@ -639,6 +639,29 @@ def test_the_real_receiver_accepts_every_field(
     assert [(n.node_id, n.status.value) for n in detail.nodes] == [("ask", "success")] * 2
 
 
+def test_artifacts_reach_the_store_with_their_node_and_never_cost_the_report(
+    ingest: Any, make_reporter: MakeReporter
+) -> None:
+    reporter = make_reporter(ingest.url)
+    with reporter.run("wf", run_id="with-artifacts") as run:
+        run.artifact("summary", {"rows": 120}, type="table")
+        with run.node("load") as node:
+            run.artifact("rejected", [{"line": 7, "why": "no total"}])  # inside: the node's
+            node.artifact("preview", "first lines…", type="text")
+        run.artifact("summary", {"rows": 121}, type="table")  # the same key replaces
+        run.artifact("", 1)  # no key: not recorded (the receiver would refuse the report)
+        run.artifact("k" * 300, 2, type="t" * 80)  # too long for the receiver: clipped
+        run.max_artifacts = 4
+        run.artifact("over the limit", 3)
+    assert reporter.flush(10)
+    stored = {a.key: a for a in queries.list_artifacts("with-artifacts")}
+    assert sorted(stored) == sorted(["summary", "rejected", "preview", "k" * 200])
+    assert (stored["summary"].type, stored["summary"].node_id) == ("table", None)
+    assert json.loads(queries.get_artifact_data(stored["summary"].pk) or "") == {"rows": 121}
+    assert stored["rejected"].node_id == stored["preview"].node_id == "load"
+    assert stored["preview"].type == "text" and stored["k" * 200].type == "t" * 50
+
+
 # -- spool files ------------------------------------------------------------------------
 
 
