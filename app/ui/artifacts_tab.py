@@ -58,6 +58,13 @@ class ArtifactTableModel(RecordTableModel[StoredArtifact]):
         self.endResetModel()
 
 
+NO_ARTIFACTS = (
+    "No artifacts were reported for this run. A workflow attaches named results (a file's "
+    "summary, a table preview) with run.artifact(key, data) in the reporter, or an "
+    '"artifacts" list in its report.'
+)
+
+
 def _read_artifact(pk: int) -> PreparedJson:
     return prepare_json(queries.get_artifact_data(pk))
 
@@ -72,15 +79,17 @@ class ArtifactsTab(RunTab):
         self.status = QLabel()
         self.status.setTextFormat(Qt.TextFormat.PlainText)
         self.status.setStyleSheet("color: #757575;")
+        self.status.setWordWrap(True)
         self.preview = JsonTree(runner, save_name="artifact")
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(self.view)
-        split.addWidget(self.preview)
-        split.setStretchFactor(0, 1)
-        split.setStretchFactor(1, 2)
+        self.split = QSplitter(Qt.Orientation.Horizontal)
+        self.split.addWidget(self.view)
+        self.split.addWidget(self.preview)
+        self.split.setStretchFactor(0, 1)
+        self.split.setStretchFactor(1, 2)
         layout = QVBoxLayout(self)
         layout.addWidget(self.status)
-        layout.addWidget(split, 1)
+        layout.addWidget(self.split, 1)
+        layout.addStretch()  # takes the room while the split is hidden (no artifacts)
         self.show_empty()
 
     def read(self, detail: RunDetail) -> list[StoredArtifact]:
@@ -101,13 +110,14 @@ class ArtifactsTab(RunTab):
         artifacts: list[StoredArtifact] = result  # type: ignore[assignment]
         self.model.set_artifacts(artifacts)
         self._shown_pk = None
+        self.split.setVisible(bool(artifacts))
         if artifacts:
             total = sum(a.size for a in artifacts)
             count = counted(len(artifacts), "artifact")
             self.status.setText(f"{count}, {byte_size(total)}")
             self.view.selectRow(0)
         else:
-            self.status.setText("No artifacts were reported for this run.")
+            self.status.setText(NO_ARTIFACTS)
             self.preview.clear("No artifacts.")
 
     def _on_current(self, current: QModelIndex | QPersistentModelIndex, previous: object) -> None:

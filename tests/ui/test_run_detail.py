@@ -224,6 +224,20 @@ def test_artifacts_tab_lists_previews_and_saves(
     assert json.loads(target.read_text()) == {"words": 3}
 
 
+def test_a_run_without_artifacts_says_how_to_attach_them(qtbot: Any, pane: RunDetailPane) -> None:
+    store(make_report("plain"))
+    _open(qtbot, pane, "plain")
+    artifacts = pane.artifacts_tab
+    pane.tabs.setCurrentWidget(artifacts)
+    qtbot.waitUntil(lambda: artifacts.status.text().startswith("No artifacts"))
+    assert "run.artifact(key, data)" in artifacts.status.text()
+    assert not artifacts.split.isVisible()  # no empty table and empty preview beneath it
+    store(llm_report())
+    _open(qtbot, pane, "llm")
+    qtbot.waitUntil(lambda: artifacts.model.rowCount() == 2)
+    assert artifacts.split.isVisible()
+
+
 def test_raw_json_tab_shows_the_run_in_report_shape(qtbot: Any, pane: RunDetailPane) -> None:
     store(llm_report())
     _open(qtbot, pane, "llm")
