@@ -651,6 +651,7 @@ class Run:
         self._nodes: list[Node] = []
         self._logs: list[dict[str, Any]] = []
         self._artifacts: dict[str, dict[str, Any]] = {}
+        self._artifacts_dropped = False
         self._attempts: dict[str, int] = {}
         self._failure: tuple[BaseException, str] | None = None
         self._started = self._t0 = 0.0
@@ -691,16 +692,27 @@ class Run:
 
     def _add_artifact(self, key: Any, data: Any, type: Any, node_id: str | None) -> None:
         try:
-            key = (key if isinstance(key, str) else _text(key))[:200]
+            key = key if isinstance(key, str) else _text(key)
+            # As it will be sent (a lone surrogate becomes "?"), so two keys that would arrive
+            # the same replace each other instead of the receiver refusing the whole report;
+            # clipped to the receiver's limits for the same reason.
+            key = key.encode("utf-8", "replace").decode("utf-8")[:200]
             if not key:
                 log.warning("an artifact needs a non-empty key; it was not recorded")
                 return
-            # The receiver refuses a whole report over one field too long: clip instead.
-            entry: dict[str, Any] = {"key": key, "type": str(type)[:50], "data": data}
+            kind = "artifact" if type is None else str(type)[:50]
+            entry: dict[str, Any] = {"key": key, "type": kind, "data": data}
             if node_id is not None:
                 entry["nodeId"] = node_id
             with self._lock:
                 if key not in self._artifacts and len(self._artifacts) >= self.max_artifacts:
+                    if not self._artifacts_dropped:  # once a run, not once a call
+                        self._artifacts_dropped = True
+                        log.warning(
+                            "run %r keeps %d artifacts; more are dropped",
+                            self.id,
+                            len(self._artifacts),
+                        )
                     return
                 self._artifacts[key] = entry
         except Exception:

@@ -651,11 +651,15 @@ def test_artifacts_reach_the_store_with_their_node_and_never_cost_the_report(
         run.artifact("summary", {"rows": 121}, type="table")  # the same key replaces
         run.artifact("", 1)  # no key: not recorded (the receiver would refuse the report)
         run.artifact("k" * 300, 2, type="t" * 80)  # too long for the receiver: clipped
-        run.max_artifacts = 4
+        run.artifact("file-\udc80", 3, type=None)  # both arrive as "file-?": one replaces
+        run.artifact("file-\udcff", 4, type=None)
+        run.max_artifacts = 5
         run.artifact("over the limit", 3)
     assert reporter.flush(10)
     stored = {a.key: a for a in queries.list_artifacts("with-artifacts")}
-    assert sorted(stored) == sorted(["summary", "rejected", "preview", "k" * 200])
+    assert sorted(stored) == sorted(["summary", "rejected", "preview", "k" * 200, "file-?"])
+    assert stored["file-?"].type == "artifact"  # None is "not given", not the text "None"
+    assert json.loads(queries.get_artifact_data(stored["file-?"].pk) or "") == 4
     assert (stored["summary"].type, stored["summary"].node_id) == ("table", None)
     assert json.loads(queries.get_artifact_data(stored["summary"].pk) or "") == {"rows": 121}
     assert stored["rejected"].node_id == stored["preview"].node_id == "load"

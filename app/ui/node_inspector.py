@@ -105,6 +105,7 @@ class ErrorView(QGroupBox):
             visible(clip(message, ERROR_MESSAGE_CHARS)) if message else "(no message)"
         )
         self.stack.setPlainText(stack_shown or (stack or ""))
+        self._message_area.verticalScrollBar().setValue(0)  # a new message from its start
         self._message_area.updateGeometry()
 
     def copy(self) -> None:
@@ -172,14 +173,15 @@ class NodeInspector(QWidget):
         self._set_title(node)
         self.input_tree.clear("loading…")
         self.output_tree.clear("loading…")
-        if node.error_message:
+        failed = bool(node.error_message) or node.status is Status.ERROR
+        if failed:  # its stack, if any, comes with the payloads
             self.error_view.show_error(node.error_message, None)
             self.error_view.show()
         else:
             self.error_view.hide()
         # A failed node seldom has an output; showing the box only once it does keeps the
         # common case from jumping when the payload arrives.
-        self.output_box.setVisible(not node.error_message)
+        self.output_box.setVisible(not failed)
 
     def _set_title(self, node: NodeSummary) -> None:
         kind = f" ({one_line(node.node_type, 40)})" if node.node_type else ""
@@ -201,7 +203,7 @@ class NodeInspector(QWidget):
         else:
             self.llm_view.clear()
             self.sections.setCurrentIndex(0)
-        if node.error_message or prepared.error_stack:
+        if node.error_message or prepared.error_stack or node.status is Status.ERROR:
             self.error_view.show_error(
                 node.error_message, prepared.error_stack, prepared.stack_shown
             )

@@ -234,7 +234,7 @@ def test_a_report_that_really_crashes_the_store_ends_as_a_kept_crashed_file(
         sent = json.dumps(make_report("poison")).encode()
         status, body, _ = post_json(service.url, "/api/executions", sent)
         assert status == 422, body
-        assert _gone(first)  # it really died
+        assert wait_until(lambda: _gone(first), timeout=10)  # it really died
         [kept] = spool.glob("*.json.crashed")
         assert str(kept) in body["error"] and kept.read_bytes() == sent
         assert post_json(service.url, "/api/executions", make_report("after"))[0] == 201

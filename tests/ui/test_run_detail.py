@@ -322,14 +322,18 @@ def test_an_error_message_shows_whole_up_to_six_lines_then_scrolls(qtbot: Any) -
     stack = view.stack
 
     view.show_error("ValueError: bad total", "Traceback ...\n  x")
-    qtbot.waitUntil(lambda: area.height() < 2 * line)  # one line, no more
+    qtbot.waitUntil(lambda: line <= area.height() < 2 * line)  # one line, no more
+    qtbot.waitUntil(lambda: stack.height() > 200)  # laid out
     short_stack = stack.height()
 
     view.show_error("ValueError: " + "the total could not be parsed " * 60, "Traceback ...\n  x")
     qtbot.waitUntil(lambda: area.height() == ERROR_MESSAGE_LINES * line)
     assert area.verticalScrollBar().maximum() > 0  # the rest scrolls into view
-    # The stack gave up only the message's extra lines (all but 70 px of it, uncapped).
-    assert stack.height() >= short_stack - ERROR_MESSAGE_LINES * line
+    # The stack gave up only the message's five extra lines (uncapped: all but 70 px).
+    assert stack.height() >= short_stack - (ERROR_MESSAGE_LINES - 1) * line - 2
+    area.verticalScrollBar().setValue(area.verticalScrollBar().maximum())
+    view.show_error("KeyError: next", None)
+    assert area.verticalScrollBar().value() == 0  # a new message shows from its start
 
 
 def test_counts_take_the_singular_for_one() -> None:
