@@ -80,7 +80,7 @@ def new_run_id() -> str:
     """A time-ordered UUID (RFC 9562 version 7): 48 bits of Unix milliseconds, then 74 random
     bits. Runs started one after another get ids that sort together, so the store appends
     to its id indexes instead of writing all over them (with random uuid4 ids, storing a run
-    cost 1.4 times as much once the history held 12,000 runs: tests/benchmarks/run_id_bench.py)."""
+    cost 1.5 times as much once the history held 12,000 runs: tests/benchmarks/run_id_bench.py)."""
     value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
     value = value & ~(0xF << 76) | 0x7 << 76  # version 7
     value = value & ~(0x3 << 62) | 0x2 << 62  # RFC 9562 variant
