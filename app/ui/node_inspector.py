@@ -123,6 +123,12 @@ def _boxed(title: str, widget: QWidget) -> QGroupBox:
     return box
 
 
+def _shows_error(node: NodeSummary, stack: str | None = None) -> bool:
+    """Whether the error view is shown for a node: the same answer while its payloads load
+    (no stack known yet) as after, so the layout does not jump when they arrive."""
+    return bool(node.error_message or stack) or node.status is Status.ERROR
+
+
 class NodeInspector(QWidget):
     def __init__(self, runner: Runner = run_now, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -173,7 +179,7 @@ class NodeInspector(QWidget):
         self._set_title(node)
         self.input_tree.clear("loading…")
         self.output_tree.clear("loading…")
-        failed = bool(node.error_message) or node.status is Status.ERROR
+        failed = _shows_error(node)
         if failed:  # its stack, if any, comes with the payloads
             self.error_view.show_error(node.error_message, None)
             self.error_view.show()
@@ -203,7 +209,7 @@ class NodeInspector(QWidget):
         else:
             self.llm_view.clear()
             self.sections.setCurrentIndex(0)
-        if node.error_message or prepared.error_stack or node.status is Status.ERROR:
+        if _shows_error(node, prepared.error_stack):
             self.error_view.show_error(
                 node.error_message, prepared.error_stack, prepared.stack_shown
             )
